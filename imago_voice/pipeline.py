@@ -1,0 +1,288 @@
+"""The voice loop: audio blocks in; speech starts and attributed, transcribed turns out.
+
+The same code runs for a file and for a microphone: it only sees :class:`~imago_voice.audio.AudioBlock`
+objects timed by sample count. Stages, in order:
+
+    source -> frames -> speech flags per person (VAD, channel attribution) -> segmenter per person
+           -> turn audio -> speaker spans (voiceprints, optional) -> transcription worker -> turns
+
+Transcription starts early: when a person pauses, what they said so far is sent to the worker
+speculatively; if the pause turns out to end the turn, that transcript is already (nearly) done when the
+end-of-turn silence has passed. Long turns are committed in chunks at pauses, so only the last piece is
+left at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imago_voice.audio import SAMPLE_RATE, AudioBlock
+from imago_voice.channels import AttributorSettings, ChannelAttributor, ChannelMap
+from imago_voice.errors import ImagoError, ModelError
+from imago_voice.ledger import Turn
+from imago_voice.transcribe import Transcriber, TranscriptionWorker
+from imago_voice.vad import Segmenter, SegmentEvent, VadSettings, VoiceDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Somebody began to speak (``speaker`` None where unknown yet). ``at`` is on the audio clock."""
+
+    speaker: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """When a turn's end was decided and when its transcript was ready (wall clock, ``time.monotonic``)."""
+
+    turn: Turn
+    decided_wall: float
+    ready_wall: float
+
+    @property
+    def latency(self) -> float:
+        return max(0.0, self.ready_wall - self.decided_wall)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    vad: VadSettings = field(default_factory=VadSettings)
+    attributor: AttributorSettings = field(default_factory=AttributorSettings)
+    commit_chunk: float = 8.0   # at a pause, speech since the last cut this long is transcribed for good
+    max_chunk: float = 28.0     # Whisper sees 30 s at most: cut even without a pause
+    tail: float = 0.15          # audio kept after the last speech frame for transcription
+
+
+class _History:
+    """Recent audio, enough to cut out any open turn. Blocks older than needed are dropped."""
+
+    def __init__(self) -> None:
+        self._blocks: deque[AudioBlock] = deque()
+
+    def add(self, block: AudioBlock) -> None:
+        self._blocks.append(block)
+
+    def trim(self, keep_from: float) -> None:
+        first = int(keep_from * SAMPLE_RATE)
+        while self._blocks and self._blocks[0].start + self._blocks[0].frames <= first:
+            self._blocks.popleft()
+
+    def cut(self, t0: float, t1: float, channel: int | None) -> np.ndarray:
+        """Mono samples between two times: one channel, or the mean of all when ``channel`` is None."""
+        a, b = int(round(t0 * SAMPLE_RATE)), int(round(t1 * SAMPLE_RATE))
+        parts = []
+        for blk in self._blocks:
+            lo, hi = max(a, blk.start), min(b, blk.start + blk.frames)
+            if lo < hi:
+                x = blk.samples[lo - blk.start:hi - blk.start]
+                parts.append(x[:, channel] if channel is not None else x.mean(axis=1))
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+@dataclass
+class _Chunk:
+    t0: float
+    t1: float
+    future: Future | None
+
+
+@dataclass
+class _OpenTurn:
+    start: float
+    pending_from: float
+    chunks: list[_Chunk] = field(default_factory=list)
+    speculative: _Chunk | None = None
+
+
+@dataclass
+class _PendingTurn:
+    turns: list[Turn]                     # speaker spans (text filled in when the chunks are done)
+    chunks: list[list[_Chunk]]            # per span
+    decided_wall: float
+
+
+class _Stream:
+    """One person's (or the room's) speech: its segmenter, the channel its audio comes from, its open turn."""
+
+    def __init__(self, speaker: str | None, channel: int | None, vad: VadSettings) -> None:
+        self.speaker = speaker
+        self.channel = channel
+        self.segmenter = Segmenter(vad)
+        self.open: _OpenTurn | None = None
+
+
+class VoiceLoop:
+    """Turns audio into :class:`SpeechStarted` events and attributed, transcribed :class:`Turn` objects.
+
+    ``channels``: whose microphone each channel is (channel mode); without it the channels are mixed and
+    speakers come from ``identifier`` (voiceprints) or stay None. ``transcriber``: None for no text.
+    """
+
+    def __init__(self, *, channels: ChannelMap | None = None, transcriber: Transcriber | None = None,
+                 identifier=None, settings: LoopSettings | None = None) -> None:
+        self.s = settings or LoopSettings()
+        self.channels = channels
+        self.identifier = identifier
+        self.worker = TranscriptionWorker(transcriber) if transcriber is not None else None
+        if channels is not None:
+            self.attributor: ChannelAttributor | None = ChannelAttributor(channels, self.s.vad, self.s.attributor)
+            self.streams = [_Stream(n, i, self.s.vad) for n, i in zip(channels.names, channels.indices)]
+            self._detector = None
+        else:
+            self.attributor = None
+            self.streams = [_Stream(None, None, self.s.vad)]
+            self._detector = VoiceDetector(self.s.vad)
+        self.history = _History()
+        self.turns: list[Turn] = []
+        self.timings: list[TurnTiming] = []
+        self.now = 0.0
+        self._pending: deque[_PendingTurn] = deque()
+
+    # ----------------------------------------------------------------------------------------- driving
+    def run(self, source: Iterable[AudioBlock]) -> Iterator[SpeechStarted | Turn]:
+        """Consume ``source`` to its end; yield events as they happen (turns in the order they ended)."""
+        fn = self.s.vad.frame_samples
+        carry: np.ndarray | None = None
+        carry_start = 0
+        try:
+            for block in source:
+                self.history.add(block)
+                data = block.samples if carry is None else np.concatenate([carry, block.samples])
+                start = block.start if carry is None else carry_start
+                whole = (data.shape[0] // fn) * fn
+                for off in range(0, whole, fn):
+                    yield from self._frame(start + off, data[off:off + fn])
+                carry, carry_start = (data[whole:], start + whole) if whole < data.shape[0] else (None, 0)
+                yield from self._ready(block=False)
+                self._trim()
+            for stream in self.streams:
+                for ev in stream.segmenter.flush(self.now):
+                    self._segment_event(stream, ev)
+            yield from self._ready(block=True)
+        finally:
+            if self.worker is not None:
+                self.worker.close()
+
+    def _frame(self, sample: int, frame: np.ndarray) -> Iterator[SpeechStarted]:
+        t = sample / SAMPLE_RATE
+        self.now = t + self.s.vad.frame_seconds
+        if self.attributor is not None:
+            flags = self.attributor.push(frame)
+        else:
+            mono = frame[:, 0] if frame.shape[1] == 1 else frame.mean(axis=1)
+            flags = (self._detector.is_speech(mono),)
+        for stream, flag in zip(self.streams, flags):
+            for ev in stream.segmenter.push(t, bool(flag)):
+                started = self._segment_event(stream, ev)
+                if started is not None:
+                    yield started
+            if stream.open is not None and self.now - stream.open.pending_from >= self.s.max_chunk:
+                self._commit(stream, self.now)
+
+    # ------------------------------------------------------------------------------------ turn building
+    def _submit(self, stream: _Stream, t0: float, t1: float) -> Future | None:
+        if self.worker is None:
+            return None
+        return self.worker.submit(self.history.cut(t0, t1 + self.s.tail, stream.channel))
+
+    def _commit(self, stream: _Stream, at: float) -> None:
+        op = stream.open
+        if op.speculative is not None and op.speculative.t1 >= at - 1e-9:
+            chunk = op.speculative
+        else:
+            if op.speculative is not None and op.speculative.future is not None:
+                op.speculative.future.cancel()
+            chunk = _Chunk(op.pending_from, at, self._submit(stream, op.pending_from, at))
+        op.chunks.append(chunk)
+        op.pending_from, op.speculative = at, None
+
+    def _segment_event(self, stream: _Stream, ev: SegmentEvent) -> SpeechStarted | None:
+        if ev.kind == "start":
+            stream.open = _OpenTurn(ev.start, ev.start)
+            return SpeechStarted(stream.speaker, ev.start)
+        op = stream.open
+        if op is None:
+            return None
+        if ev.kind == "pause":
+            if ev.end - op.pending_from >= self.s.commit_chunk:
+                self._commit(stream, ev.end)
+            elif ev.end > op.pending_from:
+                op.speculative = _Chunk(op.pending_from, ev.end, self._submit(stream, op.pending_from, ev.end))
+        elif ev.kind == "resume":
+            if op.speculative is not None and op.speculative.future is not None:
+                op.speculative.future.cancel()
+            op.speculative = None
+        elif ev.kind == "end":
+            if ev.end > op.pending_from + 1e-9 or not op.chunks:
+                self._commit(stream, ev.end)
+            self._finish(stream, op, ev.end)
+            stream.open = None
+        elif ev.kind == "drop":
+            for c in [*op.chunks, op.speculative]:
+                if c is not None and c.future is not None:
+                    c.future.cancel()
+            stream.open = None
+        return None
+
+    def _finish(self, stream: _Stream, op: _OpenTurn, end: float) -> None:
+        decided = time.monotonic()
+        speaker = stream.speaker
+        if self.identifier is not None and stream.channel is None:
+            spans = self.identifier.spans(self.history.cut(op.start, end, None), start=op.start)
+            spans = [sp for sp in spans if sp.end > sp.start]
+            if len(spans) > 1:
+                for c in op.chunks:
+                    if c.future is not None:
+                        c.future.cancel()
+                turns = [Turn(sp.speaker, sp.start, sp.end) for sp in spans]
+                chunks = [[_Chunk(sp.start, sp.end, self._submit(stream, sp.start, sp.end))] for sp in spans]
+                self._pending.append(_PendingTurn(turns, chunks, decided))
+                return
+            if spans:
+                speaker = spans[0].speaker
+        self._pending.append(_PendingTurn([Turn(speaker, op.start, end)], [op.chunks], decided))
+
+    def _ready(self, *, block: bool) -> Iterator[Turn]:
+        while self._pending:
+            head = self._pending[0]
+            futures = [c.future for chunks in head.chunks for c in chunks if c.future is not None]
+            if not block and not all(f.done() for f in futures):
+                return
+            self._pending.popleft()
+            for turn, chunks in zip(head.turns, head.chunks):
+                results = [self._result(c.future) for c in chunks]
+                text = None if self.worker is None else " ".join(t for t, _ in results if t)
+                ready = max([head.decided_wall, *(w for _, w in results)])
+                done = Turn(turn.speaker, round(turn.start, 3), round(turn.end, 3), text)
+                self.turns.append(done)
+                self.timings.append(TurnTiming(done, head.decided_wall, ready))
+                yield done
+
+    @staticmethod
+    def _result(future: Future | None) -> tuple[str, float]:
+        if future is None:
+            return "", 0.0
+        try:
+            text, wall = future.result()
+            return text.strip(), wall
+        except ImagoError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model failure becomes one plain error
+            raise ModelError(f"Transcription failed: {exc}") from exc
+
+    def _trim(self) -> None:
+        keep = self.now - 2.0 - self.s.vad.preroll - self.s.vad.start_window
+        for stream in self.streams:
+            if stream.open is not None:
+                keep = min(keep, stream.open.start)
+        self.history.trim(keep)

@@ -1,0 +1,55 @@
+"""Plain-text and JSON renderings of turns and the balance ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from imago_voice.errors import ImagoError
+from imago_voice.ledger import Overlap, PersonBalance, Turn, balance, overlaps
+
+
+def clock(t: float) -> str:
+    m, s = divmod(max(t, 0.0), 60.0)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+def format_turn(turn: Turn) -> str:
+    who = turn.speaker if turn.speaker is not None else "(unknown)"
+    text = turn.text if turn.text is not None else ""
+    return f"{clock(turn.start)}-{clock(turn.end)}  {who:<12} {text}".rstrip()
+
+
+def format_balance(rows: dict[str, PersonBalance], found: Sequence[Overlap] = ()) -> str:
+    lines = [f"{'person':<12} {'seconds':>8} {'share':>6} {'turns':>5} {'longest':>8} {'interrupts':>10} {'overlap':>8}"]
+    for r in rows.values():
+        lines.append(f"{r.name:<12} {r.seconds:8.1f} {r.share * 100:5.0f}% {r.turns:5d} {r.longest:8.1f} "
+                     f"{r.interruptions:10d} {r.overlap:8.1f}")
+    if not rows:
+        lines.append("(nobody named: use --channel NAME=INDEX or --enroll NAME=AUDIO to tell people apart)")
+    if found:
+        lines.append(f"overlaps: {len(found)}, {sum(o.duration for o in found):.1f} s in all")
+    return "\n".join(lines)
+
+
+def session_dict(audio: str, duration: float, participants: Sequence[str], turns: Sequence[Turn]) -> dict:
+    """The JSON document ``analyze --json`` and ``listen --json`` write."""
+    rows = balance(turns, participants)
+    return {
+        "audio": audio,
+        "duration": round(duration, 3),
+        "participants": list(rows),
+        "turns": [{"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3), "text": t.text}
+                  for t in turns],
+        "balance": {name: r.as_dict() for name, r in rows.items()},
+        "overlaps": [{"start": round(o.start, 3), "end": round(o.end, 3), "speakers": list(o.speakers)}
+                     for o in overlaps(turns)],
+    }
+
+
+def write_json(path: str | Path, doc: dict) -> None:
+    try:
+        Path(path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ImagoError(f"Could not write {path}: {exc.strerror or exc}.") from exc
