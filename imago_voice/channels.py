@@ -80,6 +80,8 @@ class AttributorSettings:
     dominance_db: float = 3.0       # a calibration frame: the top person this far above every other
     min_frames: int = 20            # calibration frames needed per person before their row is trusted
     max_coupling: float = 0.8       # crosstalk can't be stronger than this (keeps G well conditioned)
+    confirm_ratio: float = 0.3      # at a segment's end, this share of its voiced frames must still be theirs
+    recent: float = 300.0           # seconds of per-frame levels kept to re-check segments
 
 
 class ChannelAttributor:
@@ -100,9 +102,11 @@ class ChannelAttributor:
         self._rel = 10 ** (-self.s.relative_db / 10)
         self._gate = 10 ** (vad.snr_gate_db / 10)
         self.calibrated = np.zeros(self.n, bool)
+        self._frame_s = vad.frame_seconds
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=int(self.s.recent / vad.frame_seconds))
 
-    def push(self, frame: np.ndarray) -> np.ndarray:
-        """``frame``: (n, channels) float32. Returns a bool array, one speech flag per person."""
+    def push(self, frame: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """``frame``: (n, channels) float32 starting at ``t``. Returns one speech flag per person."""
         powers = np.empty(self.n)
         voiced = np.empty(self.n, bool)
         for k, ch in enumerate(self._idx):
@@ -115,10 +119,31 @@ class ChannelAttributor:
         floors = np.array([d.noise.level for d in self.detectors])
         excess = np.maximum(powers - floors, 0.0) / floors   # excess power in units of the noise floor
         self._hist.append(excess)
+        self._recent.append((t, excess, voiced))
         self._tick()
+        return self._decide(excess, voiced)
+
+    def _decide(self, excess: np.ndarray, voiced: np.ndarray) -> np.ndarray:
         sources = self.unmix(excess)
-        top = sources.max()
-        return voiced & (sources >= self._gate - 1) & (sources >= top * self._rel)
+        return voiced & (sources >= self._gate - 1) & (sources >= sources.max() * self._rel)
+
+    def confirm(self, person: int, t0: float, t1: float) -> bool:
+        """Re-check a finished segment with today's calibration: is it still this person's speech?
+
+        Early in a session the mixing matrix is a guess, so crosstalk can open a segment on the wrong
+        channel; by the segment's end the calibration has usually caught up.
+        """
+        if self.n == 1:
+            return True
+        own = mine = 0
+        for t, excess, voiced in reversed(self._recent):
+            if t < t0 - 1e-9:
+                break
+            if t >= t1 or not voiced[person]:
+                continue
+            own += 1
+            mine += bool(self._decide(excess, voiced)[person])
+        return own == 0 or mine >= self.s.confirm_ratio * own
 
     def unmix(self, excess: np.ndarray) -> np.ndarray:
         """Per-person source levels (own-channel units) that best explain the channel levels."""

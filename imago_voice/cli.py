@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--device", help="input device index or name (see 'imago-voice devices')")
     li.add_argument("--seconds", type=float, help="stop after this many seconds")
     _add_common(li)
+    d = sub.add_parser("demo", help="make a two-voice recording with espeak-ng and analyze it")
+    d.add_argument("--out", default="out/demo.wav", help="where to write the demo recording")
+    _add_common(d)
     sub.add_parser("devices", help="list sound devices")
     sub.add_parser("doctor", help="check that everything needed is installed, and say how to fix what is not")
     return parser
@@ -126,6 +129,25 @@ def cmd_listen(args, out) -> int:
     return 0
 
 
+def cmd_demo(args, out) -> int:
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from imago_voice.synth import DEMO_LINES, DEMO_VOICES, conversation
+
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audio, truth = conversation(DEMO_LINES, DEMO_VOICES)
+    sf.write(str(path), audio, 16000)
+    names = list(DEMO_VOICES)
+    print(f"Demo recording: {path} ({audio.shape[0] / 16000:.1f} s, one microphone per person: "
+          + ", ".join(f"{n} on channel {i}" for i, n in enumerate(names)) + ")\n", file=out)
+    args.audio, args.realtime = str(path), False
+    args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
+    return cmd_analyze(args, out)
+
+
 def cmd_devices(args, out) -> int:
     from imago_voice.doctor import list_devices
 
@@ -144,7 +166,7 @@ def cmd_doctor(args, out) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "devices": cmd_devices, "doctor": cmd_doctor}
+COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "demo": cmd_demo, "devices": cmd_devices, "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

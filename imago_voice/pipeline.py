@@ -177,7 +177,7 @@ class VoiceLoop:
         t = sample / SAMPLE_RATE
         self.now = t + self.s.vad.frame_seconds
         if self.attributor is not None:
-            flags = self.attributor.push(frame)
+            flags = self.attributor.push(frame, t)
         else:
             mono = frame[:, 0] if frame.shape[1] == 1 else frame.mean(axis=1)
             flags = (self._detector.is_speech(mono),)
@@ -222,6 +222,10 @@ class VoiceLoop:
             if op.speculative is not None and op.speculative.future is not None:
                 op.speculative.future.cancel()
             op.speculative = None
+        elif ev.kind == "end" and self.attributor is not None and \
+                not self.attributor.confirm(self.streams.index(stream), ev.start, ev.end):
+            log.debug("dropped %s's segment %.2f-%.2f: crosstalk after all", stream.speaker, ev.start, ev.end)
+            self._segment_event(stream, SegmentEvent("drop", ev.at, ev.start, ev.end))
         elif ev.kind == "end":
             if ev.end > op.pending_from + 1e-9 or not op.chunks:
                 self._commit(stream, ev.end)

@@ -1,0 +1,57 @@
+import pytest
+
+from imago_voice.ledger import Turn, balance, overlaps
+
+T = Turn
+
+
+@pytest.mark.parametrize("turns, expect", [
+    # alternating, no overlap
+    ([T("A", 0, 4), T("B", 5, 7), T("A", 8, 10)],
+     {"A": (6.0, 0.75, 2, 4.0, 0, 0.0), "B": (2.0, 0.25, 1, 2.0, 0, 0.0)}),
+    # B starts while A is still speaking: one interruption, 1 s of overlap each
+    ([T("A", 0, 5), T("B", 4, 8)],
+     {"A": (5.0, 5 / 9, 1, 4.0, 0, 1.0), "B": (4.0, 4 / 9, 1, 4.0, 1, 1.0)}),
+    # A speaks twice in a row: one uninterrupted stretch of 0..9
+    ([T("A", 0, 4), T("A", 5, 9), T("B", 10, 11)],
+     {"A": (8.0, 8 / 9, 2, 9.0, 0, 0.0), "B": (1.0, 1 / 9, 1, 1.0, 0, 0.0)}),
+    # a backchannel inside A's long turn breaks A's stretch where it starts
+    ([T("A", 0, 10), T("B", 6, 7)],
+     {"A": (10.0, 10 / 11, 1, 6.0, 0, 1.0), "B": (1.0, 1 / 11, 1, 1.0, 1, 1.0)}),
+    # unnamed speech counts for nobody
+    ([T(None, 0, 3), T("A", 3, 4)], {"A": (1.0, 1.0, 1, 1.0, 0, 0.0)}),
+])
+def test_balance_rows(turns, expect):
+    rows = balance(turns)
+    assert set(rows) == set(expect)
+    for name, (seconds, share, n, longest, interruptions, overlap) in expect.items():
+        r = rows[name]
+        assert r.seconds == pytest.approx(seconds)
+        assert r.share == pytest.approx(share)
+        assert r.turns == n
+        assert r.longest == pytest.approx(longest)
+        assert r.interruptions == interruptions
+        assert r.overlap == pytest.approx(overlap)
+
+
+def test_participants_who_never_spoke_get_a_zero_row():
+    rows = balance([T("A", 0, 2)], participants=["A", "B"])
+    assert rows["B"].seconds == 0 and rows["B"].share == 0 and rows["B"].turns == 0
+    assert rows["A"].share == 1.0
+
+
+def test_empty_ledger():
+    assert balance([]) == {}
+    assert overlaps([]) == []
+
+
+def test_overlaps_are_merged_with_everyone_involved():
+    found = overlaps([T("A", 0, 5), T("B", 4, 6), T("C", 4.5, 7), T("A", 10, 11)])
+    assert len(found) == 1
+    assert found[0].start == 4 and found[0].end == 6
+    assert found[0].speakers == ("A", "B", "C")
+
+
+def test_same_person_touching_turns_are_not_an_overlap():
+    assert overlaps([T("A", 0, 5), T("A", 4, 6)]) == []
+    assert balance([T("A", 0, 5), T("A", 4, 6)])["A"].seconds == pytest.approx(6.0)

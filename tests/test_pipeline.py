@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from imago_voice.errors import ModelError
+from imago_voice.ledger import Turn
+from imago_voice.pipeline import LoopSettings, SpeechStarted, VoiceLoop
+from imago_voice.sources import FileSource
+from imago_voice.synth import Line, conversation, speak
+from imago_voice.vad import VadSettings
+from tests.conftest import FakeTranscriber, needs_espeak
+
+pytestmark = needs_espeak
+
+
+@pytest.fixture(scope="module")
+def talk():
+    lines = [Line("A", "Good morning, I would like to tell you about my day.", 0),
+             Line("B", "Please go on, I am listening.", 1.5),
+             Line("A", "It was long and I am tired now.", 1.5)]
+    audio, truth = conversation(lines, {"A": "en+m3", "B": "en+f2"}, crosstalk_db=-60)
+    return audio.mean(axis=1, keepdims=True), truth
+
+
+def src(audio):
+    return FileSource("mem.wav", data=audio)
+
+
+def test_mono_turns_follow_the_speech(talk):
+    audio, truth = talk
+    fake = FakeTranscriber("hello")
+    loop = VoiceLoop(transcriber=fake)
+    events = list(loop.run(src(audio)))
+    turns = [e for e in events if isinstance(e, Turn)]
+    assert len(turns) == 3
+    for turn, spoken in zip(turns, truth):
+        assert turn.speaker is None
+        assert turn.text == "hello"
+        assert turn.start <= spoken.start + 0.05 and turn.start >= spoken.start - 0.4
+        assert abs(turn.end - spoken.end) < 0.2
+    starts = [e for e in events if isinstance(e, SpeechStarted)]
+    assert len(starts) == 3
+    assert [s.at for s in starts] == pytest.approx([t.start for t in turns], abs=1e-3)
+    assert fake.calls, "the transcriber was used"
+
+
+def test_without_a_transcriber_turns_have_no_text(talk):
+    loop = VoiceLoop()
+    turns = [e for e in loop.run(src(talk[0])) if isinstance(e, Turn)]
+    assert len(turns) == 3 and all(t.text is None for t in turns)
+
+
+def test_the_loop_does_not_wait_for_transcription(talk):
+    """With a slow model, later speech is still detected before earlier transcripts are ready."""
+    fake = FakeTranscriber("x", delay=0.4)
+    events = list(VoiceLoop(transcriber=fake).run(src(talk[0])))
+    first_turn = next(i for i, e in enumerate(events) if isinstance(e, Turn))
+    assert sum(isinstance(e, SpeechStarted) for e in events[:first_turn]) == 3
+
+
+def test_turn_text_is_the_chunks_in_order():
+    # one person, one turn with two pauses of 0.5 s; chunks commit after 2 s of speech
+    parts = [speak(t, "en+m3") for t in ("First part of what I say.", "Second part of it.", "And the third.")]
+    gap = np.zeros(8000, np.float32)
+    audio = np.concatenate([gap, parts[0], gap, parts[1], gap, parts[2], gap, gap, gap])[:, None]
+    counter = iter(range(100))
+    fake = FakeTranscriber(lambda a: f"c{next(counter)}:{len(a)}")
+    settings = LoopSettings(commit_chunk=2.0)
+    turns = [e for e in VoiceLoop(transcriber=fake, settings=settings).run(src(audio)) if isinstance(e, Turn)]
+    assert len(turns) == 1
+    chunks = turns[0].text.split()
+    assert len(chunks) >= 2
+    # chunk audio adds up to the turn (each cut once, plus a short tail)
+    total = sum(int(c.split(":")[1]) for c in chunks) / 16000
+    assert total == pytest.approx(turns[0].end - turns[0].start, abs=0.2 * len(chunks))
+    assert [int(c[1:].split(":")[0]) for c in chunks] == sorted(int(c[1:].split(":")[0]) for c in chunks)
+
+
+def test_speculative_transcript_is_reused_when_the_pause_ends_the_turn(talk):
+    fake = FakeTranscriber("t")
+    list(VoiceLoop(transcriber=fake).run(src(talk[0])))
+    assert len(fake.calls) == 3   # one call per turn: the pause's speculative call became the final one
+
+
+def test_a_long_unbroken_turn_is_cut_below_whisper_window():
+    rng = np.random.default_rng(0)
+    voice = speak("This is one sentence that goes on and on without stopping at all", "en+m3")
+    audio = np.concatenate([voice] * 8)            # ~30 s, no pauses of 0.35 s
+    audio = (audio + rng.normal(0, 1e-3, len(audio)))[:, None].astype(np.float32)
+    fake = FakeTranscriber("x")
+    list(VoiceLoop(transcriber=fake, settings=LoopSettings(max_chunk=10.0)).run(src(audio)))
+    assert max(fake.calls) / 16000 <= 10.5
+    assert sum(fake.calls) / 16000 >= len(audio) / 16000 * 0.9
+
+
+def test_replay_is_deterministic(talk):
+    a = VoiceLoop(transcriber=FakeTranscriber("x", delay=0.01))
+    b = VoiceLoop(transcriber=FakeTranscriber("x"))
+    list(a.run(src(talk[0])))
+    list(b.run(FileSource("mem.wav", data=talk[0], block=1234)))
+    assert a.turns == b.turns
+
+
+def test_a_failing_model_is_one_plain_error(talk):
+    def boom(audio):
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(ModelError, match="Transcription failed: out of memory"):
+        list(VoiceLoop(transcriber=FakeTranscriber(boom)).run(src(talk[0])))
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20])
+def test_other_frame_sizes(talk, frame_ms):
+    loop = VoiceLoop(settings=LoopSettings(vad=VadSettings(frame_ms=frame_ms)))
+    assert len([e for e in loop.run(src(talk[0])) if isinstance(e, Turn)]) == 3
