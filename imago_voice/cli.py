@@ -117,10 +117,15 @@ def cmd_listen(args, out) -> int:
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     loop = _loop(args, channels)
     source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
+    def announced():
+        for i, block in enumerate(source):
+            if i == 0:
+                print("Listening. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+            yield block
+
     previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
     try:
-        print("Listening. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
-        turns = _run_loop(loop, source, out)
+        turns = _run_loop(loop, announced(), out)
     finally:
         signal.signal(signal.SIGINT, previous)
     _finish(args, f"device:{args.device or 'default'}", loop.now, channels.names if channels else (), turns, out)
