@@ -10,8 +10,10 @@ this stage models the room instead:
   channel) is calibrated from the audio itself, from frames where one person clearly dominates, and
   re-estimated as the session goes on;
 * each frame's channel levels are unmixed into per-person source levels with non-negative least squares;
-  a person is speaking when their own channel's VAD fires and their unmixed level stands above both their
-  noise floor and (by a margin) the strongest person's level. Two people at once is an overlap.
+  a person is speaking when their own channel's VAD fires and their unmixed level stands above their
+  noise floor and above the crosstalk the others put on their channel. Two people at once is an overlap;
+* until the matrix is calibrated (the first second or two of each person's speech) crosstalk can open a
+  segment on the wrong channel, so each finished segment is re-checked with the calibration of its end.
 
 The output is one speech flag per person per frame; the :class:`~imago_voice.vad.Segmenter` smooths them.
 """
@@ -73,10 +75,11 @@ class ChannelMap:
 
 @dataclass(frozen=True)
 class AttributorSettings:
-    relative_db: float = 12.0       # a person counts only within this of the strongest unmixed level
+    leak_margin_db: float = 3.0     # a person must stand this far above the crosstalk others put on their channel
+    coupling_percentile: float = 25.0  # of level ratios in one person's frames: the others' own speech only adds
+    noise_floor_db: float = -80.0   # levels are in units of the noise floor, never below this (digital silence)
     calibrate_every: float = 1.0    # seconds of audio between re-estimates of the mixing matrix
     history: float = 180.0          # seconds of speech-frame levels kept for calibration
-    prior_coupling_db: float = -8.0  # crosstalk assumed before a person's row is calibrated
     dominance_db: float = 3.0       # a calibration frame: the top person this far above every other
     min_frames: int = 20            # calibration frames needed per person before their row is trusted
     max_coupling: float = 0.8       # crosstalk can't be stronger than this (keeps G well conditioned)
@@ -93,13 +96,13 @@ class ChannelAttributor:
         self.n = len(cmap.names)
         self._idx = list(cmap.indices)
         self.detectors = [VoiceDetector(vad) for _ in range(self.n)]
-        prior = 10 ** (self.s.prior_coupling_db / 10)
-        self.G = np.full((self.n, self.n), prior) + np.eye(self.n) * (1 - prior)
+        self.G = np.eye(self.n)          # no crosstalk assumed until the audio shows how much there is
+        self._min_floor = 10 ** (self.s.noise_floor_db / 10)
         hist_frames = int(self.s.history / vad.frame_seconds)
         self._hist: deque[np.ndarray] = deque(maxlen=hist_frames)   # excess SNR per channel, speech frames
         self._since_calib = 0
         self._calib_frames = max(1, round(self.s.calibrate_every / vad.frame_seconds))
-        self._rel = 10 ** (-self.s.relative_db / 10)
+        self._leak = 10 ** (self.s.leak_margin_db / 10)
         self._gate = 10 ** (vad.snr_gate_db / 10)
         self.calibrated = np.zeros(self.n, bool)
         self._frame_s = vad.frame_seconds
@@ -116,7 +119,7 @@ class ChannelAttributor:
         if not voiced.any():
             self._tick()
             return voiced
-        floors = np.array([d.noise.level for d in self.detectors])
+        floors = np.maximum([d.noise.level for d in self.detectors], self._min_floor)
         excess = np.maximum(powers - floors, 0.0) / floors   # excess power in units of the noise floor
         self._hist.append(excess)
         self._recent.append((t, excess, voiced))
@@ -125,25 +128,41 @@ class ChannelAttributor:
 
     def _decide(self, excess: np.ndarray, voiced: np.ndarray) -> np.ndarray:
         sources = self.unmix(excess)
-        return voiced & (sources >= self._gate - 1) & (sources >= sources.max() * self._rel)
+        # what the others' voices put on each person's channel, scaled back to that person's own level:
+        # unmixing errors leave a residue of about this size, so a person must stand above it
+        leak = self.G * sources[:, None]
+        np.fill_diagonal(leak, 0.0)
+        return voiced & (sources >= self._gate - 1) & (sources >= leak.max(axis=0) * self._leak)
 
-    def confirm(self, person: int, t0: float, t1: float) -> bool:
-        """Re-check a finished segment with today's calibration: is it still this person's speech?
+    def refine(self, person: int, t0: float, t1: float, preroll: float = 0.3) -> tuple[float, float] | None:
+        """Re-check a finished segment with the calibration of its end: whose speech was it, from when?
 
         Early in a session the mixing matrix is a guess, so crosstalk can open a segment on the wrong
-        channel; by the segment's end the calibration has usually caught up.
+        channel, or open it early; by the segment's end the calibration has usually caught up. Returns the
+        segment's (start, end), the start moved to where this person's own speech begins, or None when
+        too little of it is theirs after all.
         """
         if self.n == 1:
-            return True
-        own = mine = 0
+            return t0, t1
+        frames = []
         for t, excess, voiced in reversed(self._recent):
             if t < t0 - 1e-9:
                 break
-            if t >= t1 or not voiced[person]:
-                continue
-            own += 1
-            mine += bool(self._decide(excess, voiced)[person])
-        return own == 0 or mine >= self.s.confirm_ratio * own
+            if t < t1:
+                frames.append((t, voiced[person], voiced[person] and bool(self._decide(excess, voiced)[person])))
+        frames.reverse()
+        own = sum(v for _, v, _ in frames)
+        mine = [m for _, _, m in frames]
+        if own == 0:
+            return t0, t1
+        if sum(mine) < self.s.confirm_ratio * own:
+            return None
+        w = max(1, round(0.3 / self._frame_s))
+        for k, (t, _, m) in enumerate(frames):
+            if m and sum(mine[k:k + w]) >= 0.5 * min(w, len(mine) - k):
+                crosstalk = sum(v and not mm for _, v, mm in frames[:k])  # heard then, not theirs now
+                return (max(t0, t - preroll) if crosstalk >= w // 2 else t0), t1
+        return t0, t1
 
     def unmix(self, excess: np.ndarray) -> np.ndarray:
         """Per-person source levels (own-channel units) that best explain the channel levels."""
@@ -175,7 +194,7 @@ class ChannelAttributor:
                 if len(rows) < self.s.min_frames:
                     continue
                 ratios = rows / rows[:, i:i + 1]
-                G[i] = np.clip(np.median(ratios, axis=0), 0.0, self.s.max_coupling)
+                G[i] = np.clip(np.percentile(ratios, self.s.coupling_percentile, axis=0), 0.0, self.s.max_coupling)
                 G[i, i] = 1.0
                 self.calibrated[i] = True
             self.G = G

@@ -197,8 +197,9 @@ class VoiceLoop:
 
     def _commit(self, stream: _Stream, at: float) -> None:
         op = stream.open
-        if op.speculative is not None and op.speculative.t1 >= at - 1e-9:
-            chunk = op.speculative
+        spec = op.speculative
+        if spec is not None and spec.t1 >= at - 1e-9 and abs(spec.t0 - op.pending_from) < 1e-9:
+            chunk = spec
         else:
             if op.speculative is not None and op.speculative.future is not None:
                 op.speculative.future.cancel()
@@ -222,11 +223,16 @@ class VoiceLoop:
             if op.speculative is not None and op.speculative.future is not None:
                 op.speculative.future.cancel()
             op.speculative = None
-        elif ev.kind == "end" and self.attributor is not None and \
-                not self.attributor.confirm(self.streams.index(stream), ev.start, ev.end):
-            log.debug("dropped %s's segment %.2f-%.2f: crosstalk after all", stream.speaker, ev.start, ev.end)
-            self._segment_event(stream, SegmentEvent("drop", ev.at, ev.start, ev.end))
         elif ev.kind == "end":
+            if self.attributor is not None:
+                kept = self.attributor.refine(self.streams.index(stream), ev.start, ev.end, self.s.vad.preroll)
+                if kept is None:
+                    log.debug("dropped %s's segment %.2f-%.2f: crosstalk after all", stream.speaker, ev.start, ev.end)
+                    return self._segment_event(stream, SegmentEvent("drop", ev.at, ev.start, ev.end))
+                if kept[0] > op.start:
+                    op.start = kept[0]
+                    if not op.chunks:
+                        op.pending_from = max(op.pending_from, kept[0])
             if ev.end > op.pending_from + 1e-9 or not op.chunks:
                 self._commit(stream, ev.end)
             self._finish(stream, op, ev.end)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from imago_voice.synth import espeak_available
-
-ROOT = Path(__file__).resolve().parent.parent
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (scripts/setup.sh installs it as root)")
 
@@ -58,42 +51,14 @@ def word_recall(reference: str, hypothesis: str | None) -> float:
 
 @pytest.fixture(scope="session")
 def pulse():
-    """A private PulseAudio daemon with a null sink ``virt``; its monitor is the default source.
+    """A private PulseAudio daemon with a null sink; yields the environment for processes that use it."""
+    from imago_voice.errors import DeviceError
+    from imago_voice.virtual_audio import null_sink, pulse_available
 
-    Yields the environment (PULSE_SERVER) to give to processes that should use it.
-    """
-    if not shutil.which("pulseaudio") or not shutil.which("pactl") or not shutil.which("paplay"):
+    if not pulse_available():
         pytest.skip("PulseAudio is not installed and could not be (scripts/setup.sh installs it as root)")
-    runtime = Path(tempfile.mkdtemp(prefix="imago-pulse-"))
-    socket = runtime / "native"
-    env = dict(os.environ, PULSE_RUNTIME_PATH=str(runtime), PULSE_SERVER=f"unix:{socket}")
-    env.pop("PULSE_SINK", None)
-    env.pop("PULSE_SOURCE", None)
-    log = open(runtime / "log", "w")
-    proc = subprocess.Popen(
-        ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n", "--use-pid-file=no", "--disallow-exit",
-         "--load=module-null-sink sink_name=virt",
-         f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
-            if proc.poll() is not None:
-                break
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("PulseAudio did not start: " + (runtime / "log").read_text())
-        if proc.poll() is not None:
-            pytest.skip("PulseAudio could not start here: " + (runtime / "log").read_text()[-300:])
-        subprocess.run(["pactl", "set-default-sink", "virt"], env=env, check=True)
-        subprocess.run(["pactl", "set-default-source", "virt.monitor"], env=env, check=True)
-        yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(runtime, ignore_errors=True)
+        with null_sink() as env:
+            yield env
+    except DeviceError as exc:
+        pytest.skip(f"PulseAudio could not start here: {exc}")
