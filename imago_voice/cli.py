@@ -83,14 +83,14 @@ def _run_loop(loop, source, out) -> list:
     return turns
 
 
-def _finish(args, label: str, duration: float, participants, turns, out) -> None:
+def _finish(args, label: str, duration: float, participants, turns, out, extra: dict | None = None) -> None:
     from imago_voice.ledger import balance, overlaps
     from imago_voice.report import format_balance, session_dict, write_json
 
     print("", file=out)
     print(format_balance(balance(turns, participants), overlaps(turns)), file=out)
     if args.json:
-        write_json(args.json, session_dict(label, duration, participants, turns))
+        write_json(args.json, {**session_dict(label, duration, participants, turns), **(extra or {})})
 
 
 def cmd_analyze(args, out) -> int:
@@ -128,7 +128,10 @@ def cmd_listen(args, out) -> int:
         turns = _run_loop(loop, announced(), out)
     finally:
         signal.signal(signal.SIGINT, previous)
-    _finish(args, f"device:{args.device or 'default'}", loop.now, channels.names if channels else (), turns, out)
+    stats = {"input_overflows": source.overflows,
+             "transcript_latency": [round(t.latency, 3) for t in loop.timings]}
+    _finish(args, f"device:{args.device or 'default'}", loop.now, channels.names if channels else (), turns, out,
+            {"stats": stats})
     if source.overflows:
         print(f"input overflows: {source.overflows}", file=out)
     return 0

@@ -60,7 +60,7 @@ class LoopSettings:
     attributor: AttributorSettings = field(default_factory=AttributorSettings)
     commit_chunk: float = 8.0   # at a pause, speech since the last cut this long is transcribed for good
     max_chunk: float = 28.0     # Whisper sees 30 s at most: cut even without a pause
-    tail: float = 0.15          # audio kept after the last speech frame for transcription
+    tail: float = 0.1           # audio kept after a turn's end (which has the VAD hangover) for transcription
 
 
 class _History:

@@ -38,6 +38,7 @@ class VadSettings:
     start_window: float = 0.3      # a segment starts when this window is ...
     start_ratio: float = 0.5       # ... at least this voiced
     keep_ratio: float = 0.3        # voiced frames in sparser stretches do not extend a segment
+    hangover: float = 0.2          # a segment ends this long after its last speech frame (soft word endings)
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -67,7 +68,7 @@ class NoiseFloor:
     Recomputed every ``every`` frames, so the cost per frame is a deque append.
     """
 
-    def __init__(self, window_frames: int = 400, percentile: float = 10.0, every: int = 10) -> None:
+    def __init__(self, window_frames: int = 2000, percentile: float = 5.0, every: int = 20) -> None:
         self._hist: deque[float] = deque(maxlen=window_frames)
         self._percentile = percentile
         self._every = every
@@ -108,7 +109,7 @@ class SegmentEvent:
     """What a :class:`Segmenter` reports. ``kind`` is 'start', 'pause', 'resume', 'end' or 'drop'.
 
     ``at`` is when it was decided (audio clock); ``start``/``end`` bound the speech (``end`` is the end of
-    the last speech frame, without the silence that closed the segment).
+    the last speech frame plus a short hangover, without the silence that closed the segment).
     """
 
     kind: str
@@ -161,7 +162,7 @@ class Segmenter:
         silence = t_end - self.last_speech
         if not self.paused and silence >= self.s.pause - 1e-9:
             self.paused = True
-            events.append(SegmentEvent("pause", t_end, self.start, self.last_speech))
+            events.append(SegmentEvent("pause", t_end, self.start, self._speech_end(t_end)))
         if silence >= self.s.end_silence - 1e-9:
             events.append(self._close(t_end))
         return events
@@ -169,8 +170,11 @@ class Segmenter:
     def _close(self, at: float) -> SegmentEvent:
         kind = "end" if self.voiced_time >= self.s.min_speech - 1e-9 else "drop"
         self.active = self.paused = False
-        self._last_end = self.last_speech
-        return SegmentEvent(kind, at, self.start, self.last_speech)
+        self._last_end = self._speech_end(at)
+        return SegmentEvent(kind, at, self.start, self._last_end)
+
+    def _speech_end(self, at: float) -> float:
+        return min(self.last_speech + self.s.hangover, at)
 
     def flush(self, at: float) -> list[SegmentEvent]:
         """End of the stream: close an open segment."""

@@ -36,7 +36,7 @@ def test_mono_turns_follow_the_speech(talk):
         assert turn.speaker is None
         assert turn.text == "hello"
         assert turn.start <= spoken.start + 0.05 and turn.start >= spoken.start - 0.4
-        assert abs(turn.end - spoken.end) < 0.2
+        assert -0.1 < turn.end - spoken.end < 0.3     # hangover of 0.2 s
     starts = [e for e in events if isinstance(e, SpeechStarted)]
     assert len(starts) == 3
     assert [s.at for s in starts] == pytest.approx([t.start for t in turns], abs=1e-3)

@@ -27,7 +27,7 @@ def test_a_segment_starts_with_preroll_and_ends_after_the_end_silence():
     assert kinds(ev) == ["start", "pause", "end"]
     start, pause, end = ev
     assert start.start == pytest.approx(50 * FS - 0.3)          # pre-roll keeps first syllables
-    assert end.end == pytest.approx(110 * FS)                    # speech end, not the closing silence
+    assert end.end == pytest.approx(110 * FS + 0.2)              # speech end + hangover, not the closing silence
     assert end.at == pytest.approx(110 * FS + 1.0, abs=FS)       # decided after 1.0 s of silence
     assert pause.at == pytest.approx(110 * FS + 0.36, abs=FS)
 
@@ -37,7 +37,7 @@ def test_a_short_gap_is_a_pause_not_an_end():
     ev = run(flags)
     assert kinds(ev) == ["start", "pause", "resume", "pause", "end"]
     assert ev[-1].start == pytest.approx(0.0)
-    assert ev[-1].end == pytest.approx(100 * FS)
+    assert ev[-1].end == pytest.approx(100 * FS + 0.2)
 
 
 def test_end_silence_is_tunable():
@@ -64,7 +64,7 @@ def test_preroll_never_reaches_into_the_previous_segment():
 def test_flush_closes_an_open_segment():
     ev = run([True] * 30)
     assert kinds(ev) == ["start", "end"]
-    assert ev[-1].end == pytest.approx(30 * FS)
+    assert ev[-1].end == pytest.approx(30 * FS)  # the hangover never reaches past the audio
 
 
 @pytest.mark.parametrize("kwargs", [{"frame_ms": 25}, {"aggressiveness": 4}, {"end_silence": 0.2}])
