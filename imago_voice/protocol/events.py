@@ -1,0 +1,205 @@
+"""What goes into the engine (events) and what comes out (actions): frozen dataclasses.
+
+Times are seconds on the audio clock (the clock of the microphone or of the recording being replayed),
+never the wall clock. A ``speaker`` is one of the participants' names, or ``None`` when not known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Union
+
+# --------------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """A person began speaking (voice activity started). Drives the chunk limit and floor reminders."""
+
+    speaker: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """Speech that began ended *without* a turn (too short, or discarded as the facilitator's own voice).
+
+    Optional: a :class:`TurnEnded` also ends the speech it belongs to.
+    """
+
+    speaker: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """A turn finished and was transcribed: who spoke, from ``start`` to ``end``, and what was said."""
+
+    speaker: str | None
+    start: float
+    end: float
+    text: str
+
+    @property
+    def at(self) -> float:
+        """When the engine learns of the turn: its end."""
+        return self.end
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes (send one about every 0.5 s): silence reminders, the chunk limit, the time-out check-back."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class KeyCommand:
+    """A command from the facilitator's keyboard (silent mode).
+
+    ``command`` is a voice command (``pause``, ``resume``, ``repeat``, ``next``, ``back``, ``slower``,
+    ``faster``, ``stop``) or an answer given on behalf of the person awaited at a branch point (``yes``,
+    ``no``, ``more``, ``done``, ``not_now``). Anything else is ignored.
+    """
+
+    command: str
+    at: float
+
+
+Event = Union[SpeechStarted, SpeechStopped, TurnEnded, Tick, KeyCommand]
+
+# -------------------------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speak ``text`` (already rendered) to ``to`` (a name, or ``None`` for everybody).
+
+    ``step`` and ``key`` say where the text comes from: a step id and its key (``"enter"``,
+    ``"stems"``, ``"reminder"``...), or ``"commands"`` and a command key (``"paused"``, ``"floor"``...).
+    """
+
+    text: str
+    to: str | None
+    step: str
+    key: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    """The exercise moved to ``step``; ``sender``/``receiver`` are the roles from now on (``None`` before
+    they are known)."""
+
+    step: str
+    sender: str | None
+    receiver: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class WaitFor:
+    """The floor is ``speaker``'s now (``None``: anybody may answer, as after the opening)."""
+
+    speaker: str | None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MirrorScored:
+    """A mirror turn ended; ``fidelity`` (0 to 1) is the share of the sender's content words it kept."""
+
+    at: float
+    fidelity: float
+    sender: str | None = None
+    receiver: str | None = None
+
+
+@dataclass(frozen=True)
+class RateChanged:
+    """The speaking rate changed ("slower"/"faster"): ``rate`` multiplies the configured base rate."""
+
+    at: float
+    rate: float
+
+
+@dataclass(frozen=True)
+class Paused:
+    """A time-out began; the facilitator checks back at ``check_back_at``."""
+
+    at: float
+    check_back_at: float
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The time-out ended; the exercise goes on where it was."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """The session is over. ``reason``: ``"done"`` (closed normally), ``"not_now"`` (the appointment was
+    declined) or ``"stopped"`` (a stop command)."""
+
+    at: float
+    reason: str
+
+
+Action = Union[Say, StepChanged, WaitFor, MirrorScored, RateChanged, Paused, Resumed, SessionEnded]
+
+# ---------------------------------------------------------------------------------------- read-outs
+
+#: Roles under which speaking time is counted. ``other`` is time outside the send/receive steps
+#: (the opening, the close) or from a third person who holds neither role.
+ROLES: tuple[str, ...] = ("sender", "receiver", "other")
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Speaking time in seconds, per person and per person and role; ``unattributed`` is time from
+    turns whose speaker was unknown and not attributed to anybody."""
+
+    by_person: Mapping[str, float]
+    by_role: Mapping[str, Mapping[str, float]]
+    unattributed: float = 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {
+            "by_person": dict(self.by_person),
+            "by_role": {name: dict(roles) for name, roles in self.by_role.items()},
+            "unattributed": self.unattributed,
+        }
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One visit to a step, for the log: ``end`` is ``None`` while the step is current."""
+
+    step: str
+    start: float
+    end: float | None
+    sender: str | None
+    receiver: str | None
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "start": self.start, "end": self.end, "sender": self.sender, "receiver": self.receiver}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the silent-mode screen shows: the step, the roles, whose turn it is, how long the step has run,
+    whether the session is paused or over, and the balance."""
+
+    step: str | None
+    sender: str | None
+    receiver: str | None
+    waiting_for: str | None
+    step_elapsed: float
+    paused: bool
+    ended: bool
+    rate: float
+    balance: Balance = field(default_factory=lambda: Balance({}, {}))

@@ -1,0 +1,634 @@
+"""The engine, table-driven: event scripts in, steps and actions out, one row per branch."""
+
+from __future__ import annotations
+
+import pytest
+
+from imago_voice.errors import PromptError, UsageError
+from imago_voice.protocol import (
+    EXERCISES,
+    Engine,
+    EngineSettings,
+    KeyCommand,
+    MirrorScored,
+    Paused,
+    RateChanged,
+    Resumed,
+    Say,
+    SessionEnded,
+    SpeechStarted,
+    SpeechStopped,
+    StepChanged,
+    Tick,
+    TurnEnded,
+    WaitFor,
+    load_prompts,
+)
+
+SAM, ALEX, KIM = "Sam", "Alex", "Kim"
+_PROMPTS: dict = {}
+
+
+def prompts(exercise: str = "dialogue", language: str = "en"):
+    key = (language, exercise)
+    if key not in _PROMPTS:
+        _PROMPTS[key] = load_prompts(language, exercise)
+    return _PROMPTS[key]
+
+
+class Script:
+    """Turns a compact script into events on a running audio clock.
+
+    ``(name, text)`` a 2 s turn (name may be None); ``("tick", dt)`` time passes; ``("speak", name)`` speech
+    starts; ``("quiet", name)`` speech stops without a turn; ``("key", command)`` a keyboard command.
+    """
+
+    def __init__(self, start: float = 10.0) -> None:
+        self.t = start
+
+    def events(self, items):
+        for item in items:
+            kind, arg = item
+            if kind == "tick":
+                self.t += arg
+                yield Tick(self.t)
+            elif kind == "speak":
+                yield SpeechStarted(arg, self.t)
+            elif kind == "quiet":
+                yield SpeechStopped(arg, self.t)
+            elif kind == "key":
+                yield KeyCommand(arg, self.t)
+            else:
+                yield TurnEnded(kind, self.t, self.t + 2.0, arg)
+                self.t += 3.0
+
+
+def run(items, *, exercise="dialogue", participants=(SAM, ALEX), settings=None, language="en"):
+    """Run a script; return the engine, every action, and the actions of the last event."""
+    engine = Engine(exercise, list(participants), prompts(exercise, language), settings or EngineSettings())
+    log = engine.start(at=0.0)
+    last = log
+    for event in Script().events(items):
+        last = engine.handle(event)
+        log = log + last
+    return engine, log, last
+
+
+def said(actions):
+    return [(a.step, a.key) for a in actions if isinstance(a, Say)]
+
+
+def steps_of(actions):
+    return [a.step for a in actions if isinstance(a, StepChanged)]
+
+
+# Reusable openings: Alex hands the first turn to Sam, Alex agrees it is a good time, one chunk and mirror.
+OPEN = [(ALEX, "Sam, you go first.")]
+APPT = OPEN + [(SAM, "Alex, is now a good time to talk?"), (ALEX, "Yes, now is good.")]
+CHUNK = APPT + [(SAM, "I feel lonely when you work late every night.")]
+MIRROR = CHUNK + [(ALEX, "If I got it, you feel lonely when I work late every night. Did I get it?")]
+ROUND1 = MIRROR + [
+    (SAM, "Yes, that's all."),
+    (ALEX, "Let me see if I got it all. You feel lonely when I work late."),
+    (ALEX, "You make sense, because we used to eat together."),
+    (ALEX, "I imagine you might feel alone and sad."),
+]
+ROUND2 = ROUND1 + [
+    (ALEX, "I feel stressed about money at work."),
+    (SAM, "You feel stressed about money at work."),
+    (ALEX, "That's all."),
+    (SAM, "Let me see if I got it all."),
+    (SAM, "You make sense."),
+    (SAM, "I imagine you feel worried."),
+]
+
+# ------------------------------------------------------------------------------------- branch table
+# (id, script, settings, step, phase, waiting_for, sender, keys said by the last event)
+BRANCHES = [
+    # the opening: who goes first
+    ("opening-own-turn", [(SAM, "I'd like to go first.")], None, "appointment", "ask", SAM, SAM,
+     [("opening", "first"), ("appointment", "enter"), ("appointment", "stems")]),
+    ("opening-name-said", [(SAM, "Alex should start.")], None, "appointment", "ask", ALEX, ALEX, None),
+    ("opening-you-first", [(ALEX, "You go first.")], None, "appointment", "ask", SAM, SAM, None),
+    ("opening-unknown-speaker-named", [(None, "Alex will go first.")], None, "appointment", "ask", ALEX, ALEX, None),
+    ("opening-unknown-speaker-unnamed", [(None, "I will.")], None, "opening", "ask", None, None,
+     [("opening", "reprompt")]),
+    ("opening-unclear-too-often", [(None, "Me."), (None, "Me."), (None, "Me.")], None, "appointment", "ask", SAM, SAM, None),
+    ("opening-key-next", [("key", "next")], None, "appointment", "ask", SAM, SAM, None),
+    # the appointment
+    ("appointment-yes", APPT, None, "send", "speak", SAM, SAM, [("send", "enter"), ("send", "stems")]),
+    ("appointment-asked", OPEN + [(SAM, "Is now a good time?")], None, "appointment", "answer", ALEX, SAM, []),
+    ("appointment-receiver-first-ignored", OPEN + [(ALEX, "Sure, go on.")], None, "appointment", "ask", SAM, SAM, []),
+    ("appointment-unclear", OPEN + [(SAM, "Good time?"), (ALEX, "Hmm, let me think.")], None, "appointment", "answer",
+     ALEX, SAM, [("appointment", "reprompt")]),
+    ("appointment-intention", APPT, EngineSettings(intention=True), "intention", "speak", SAM, SAM,
+     [("intention", "enter"), ("intention", "stems")]),
+    ("intention-done", APPT + [(SAM, "My hope is that we feel closer.")], EngineSettings(intention=True), "send",
+     "speak", SAM, SAM, None),
+    # the send
+    ("send-turn", CHUNK, None, "mirror", "speak", ALEX, SAM, [("mirror", "enter"), ("mirror", "stems")]),
+    ("send-receiver-talks", APPT + [(ALEX, "But I have to work late!")], None, "send", "speak", SAM, SAM,
+     [("commands", "floor")]),
+    ("send-receiver-starts", APPT + [("speak", ALEX)], None, "send", "speak", SAM, SAM, [("commands", "floor")]),
+    ("send-floor-once", APPT + [("speak", ALEX), (ALEX, "But I have to work late!")], None, "send", "speak", SAM,
+     SAM, []),
+    ("send-unknown-speaker-is-sender", APPT + [(None, "I feel lonely.")], None, "mirror", "speak", ALEX, SAM, None),
+    ("send-chunk-limit", APPT + [("speak", SAM), ("tick", 20), ("tick", 26)], None, "send", "speak", SAM, SAM,
+     [("commands", "chunk_limit")]),
+    ("send-chunk-limit-once", APPT + [("speak", SAM), ("tick", 46), ("tick", 10)], None, "send", "speak", SAM, SAM, []),
+    ("send-chunk-under-limit", APPT + [("speak", SAM), ("tick", 44)], None, "send", "speak", SAM, SAM, []),
+    ("send-chunk-limit-off", APPT + [("speak", SAM), ("tick", 100)], EngineSettings(chunk_limit=0), "send", "speak",
+     SAM, SAM, []),
+    # the mirror and its check
+    ("mirror-turn", MIRROR, None, "mirror", "check", SAM, SAM, [("mirror", "check")]),
+    ("mirror-sender-interrupts", CHUNK + [(SAM, "Also weekends.")], None, "mirror", "speak", ALEX, SAM, []),
+    ("check-more", MIRROR + [(SAM, "Yes, there is more.")], None, "send", "speak", SAM, SAM, [("send", "again")]),
+    ("check-done", MIRROR + [(SAM, "No, that's everything.")], None, "summarize", "speak", ALEX, SAM,
+     [("summarize", "enter"), ("summarize", "stems")]),
+    ("check-yes", MIRROR + [(SAM, "Yep, you got it.")], None, "mirror", "more", SAM, SAM, [("mirror", "more_question")]),
+    ("check-yes-then-yes", MIRROR + [(SAM, "Yep, you got it."), (SAM, "Yes.")], None, "send", "speak", SAM, SAM,
+     [("send", "again")]),
+    ("check-yes-then-more", MIRROR + [(SAM, "Yep."), (SAM, "There is more.")], None, "send", "speak", SAM, SAM, None),
+    ("check-yes-then-no", MIRROR + [(SAM, "Yep."), (SAM, "No.")], None, "summarize", "speak", ALEX, SAM, None),
+    ("check-yes-then-done", MIRROR + [(SAM, "Yep."), (SAM, "That's it.")], None, "summarize", "speak", ALEX, SAM, None),
+    ("check-yes-then-unclear", MIRROR + [(SAM, "Yep."), (SAM, "Hmm.")], None, "mirror", "more", SAM, SAM,
+     [("mirror", "check_reprompt")]),
+    ("check-no", MIRROR + [(SAM, "Not quite.")], None, "send", "speak", SAM, SAM, [("send", "missed")]),
+    ("check-unclear", MIRROR + [(SAM, "Well, kind of.")], None, "mirror", "check", SAM, SAM,
+     [("mirror", "check_reprompt")]),
+    ("check-unclear-too-often", MIRROR + [(SAM, "Hmm.")] * 3, None, "summarize", "speak", ALEX, SAM, None),
+    ("check-receiver-answers", MIRROR + [(ALEX, "That's all.")], None, "mirror", "check", SAM, SAM, []),
+    ("check-key-answer", MIRROR + [("key", "more")], None, "send", "speak", SAM, SAM, [("send", "again")]),
+    ("check-key-answer-not-allowed", MIRROR + [("key", "not_now")], None, "mirror", "check", SAM, SAM, []),
+    ("mirror-low-no-remirror", CHUNK + [(ALEX, "Okay.")], None, "mirror", "check", SAM, SAM, [("mirror", "check")]),
+    ("mirror-low-remirror", CHUNK + [(ALEX, "Okay.")], EngineSettings(remirror_below=0.5), "mirror", "speak", ALEX,
+     SAM, [("commands", "remirror")]),
+    ("mirror-remirror-once", CHUNK + [(ALEX, "Okay."), (ALEX, "Hmm.")], EngineSettings(remirror_below=0.5), "mirror",
+     "check", SAM, SAM, [("mirror", "check")]),
+    ("mirror-high-no-remirror", MIRROR, EngineSettings(remirror_below=0.5), "mirror", "check", SAM, SAM, None),
+    # the receiver's steps, the switch and the close
+    ("summarize", MIRROR + [(SAM, "That's all."), (ALEX, "You feel lonely.")], None, "validate", "speak", ALEX, SAM, None),
+    ("validate", MIRROR + [(SAM, "That's all."), (ALEX, "Sum."), (ALEX, "Sense.")], None, "empathize", "speak", ALEX,
+     SAM, None),
+    ("switch", ROUND1, None, "send", "speak", ALEX, ALEX, [("switch", "enter"), ("send", "enter"), ("send", "stems")]),
+    ("switch-with-intention", ROUND1[:3] + [(SAM, "My hope.")] + ROUND1[3:], EngineSettings(intention=True),
+     "intention", "speak", ALEX, ALEX, [("switch", "enter"), ("intention", "enter"), ("intention", "stems")]),
+    ("close", ROUND2, None, "close", "appreciate", SAM, ALEX, [("close", "enter"), ("close", "stems")]),
+    ("close-next-person", ROUND2 + [(SAM, "I value your patience.")], None, "close", "appreciate", ALEX, ALEX,
+     [("close", "next_person")]),
+    ("close-other-person-ignored", ROUND2 + [(ALEX, "I value you.")], None, "close", "appreciate", SAM, ALEX, []),
+]
+
+
+@pytest.mark.parametrize(
+    "script,settings,step,phase,waiting,sender,keys",
+    [row[1:] for row in BRANCHES],
+    ids=[row[0] for row in BRANCHES],
+)
+def test_branch(script, settings, step, phase, waiting, sender, keys):
+    engine, _, last = run(script, settings=settings)
+    assert (engine.step, engine.phase, engine.waiting_for, engine.sender) == (step, phase, waiting, sender)
+    assert not engine.ended
+    if keys is not None:
+        assert said(last) == keys
+
+
+# ------------------------------------------------------------------------------------- endings table
+ENDINGS = [
+    ("not-now", OPEN + [(SAM, "Is now a good time?"), (ALEX, "Not right now.")], "not_now", [("appointment", "not_now")]),
+    ("appointment-no", OPEN + [(SAM, "Good time?"), (ALEX, "No.")], "not_now", [("appointment", "not_now")]),
+    ("closed", ROUND2 + [(SAM, "I value you."), (ALEX, "I value you too.")], "done", [("close", "balance")]),
+    ("close-key-next", ROUND2 + [("key", "next")], "done", [("close", "balance")]),
+    ("stop-voice", APPT + [(ALEX, "Stop.")], "stopped", [("commands", "stopped")]),
+    ("stop-addressed", APPT + [(SAM, "Guide, we would like to stop now, thanks.")], "stopped", [("commands", "stopped")]),
+    ("stop-key", OPEN + [("key", "stop")], "stopped", [("commands", "stopped")]),
+    ("stop-while-paused", APPT + [(SAM, "Time out."), (ALEX, "Stop.")], "stopped", [("commands", "stopped")]),
+]
+
+
+@pytest.mark.parametrize("script,reason,keys", [r[1:] for r in ENDINGS], ids=[r[0] for r in ENDINGS])
+def test_ending(script, reason, keys):
+    engine, log, last = run(script)
+    assert engine.ended and engine.waiting_for is None
+    assert said(last) == keys
+    assert isinstance(last[-1], SessionEnded) and last[-1].reason == reason
+    assert engine.steps[-1].end is not None
+    assert engine.handle(Tick(10_000.0)) == []
+    assert engine.handle(TurnEnded(SAM, 10_001.0, 10_002.0, "Hello?")) == []
+
+
+def test_long_chunk_with_stop_word_is_not_the_stop_command():
+    engine, _, last = run(APPT + [(SAM, "I want to stop feeling ignored when you come home late and go straight to your phone.")])
+    assert not engine.ended
+    assert engine.step == "mirror"
+
+
+# ------------------------------------------------------------------------------------- commands table
+# (id, script, step, phase, paused, keys said by the last event, action types of the last event)
+COMMANDS = [
+    ("pause", APPT + [(SAM, "Time-out.")], "send", "speak", True, [("commands", "paused")], [Say, Paused]),
+    ("pause-key", APPT + [("key", "pause")], "send", "speak", True, [("commands", "paused")], [Say, Paused]),
+    ("pause-twice", APPT + [(SAM, "Pause."), (ALEX, "Pause please.")], "send", "speak", True, [], []),
+    ("paused-turn-ignored", APPT + [(SAM, "Pause."), (SAM, "I feel lonely.")], "send", "speak", True, [], []),
+    ("paused-next-ignored", APPT + [(SAM, "Pause."), ("key", "next")], "send", "speak", True, [], []),
+    ("paused-repeat", APPT + [(SAM, "Pause."), (SAM, "Repeat.")], "send", "speak", True, [("commands", "paused")], [Say]),
+    ("paused-no-check-back-yet", APPT + [(SAM, "Pause."), ("tick", 1197)], "send", "speak", True, [], []),
+    ("paused-check-back", APPT + [(SAM, "Pause."), ("tick", 1200)], "send", "speak", True,
+     [("commands", "check_back")], [Say]),
+    ("paused-check-back-once", APPT + [(SAM, "Pause."), ("tick", 1200), ("tick", 10)], "send", "speak", True, [], []),
+    ("resume", APPT + [(SAM, "Pause."), (ALEX, "Let's continue.")], "send", "speak", False,
+     [("commands", "resumed"), ("send", "enter"), ("send", "stems")], [Say, Resumed, Say, Say, WaitFor]),
+    ("resume-in-check", MIRROR + [(SAM, "Timeout"), (SAM, "resume")], "mirror", "check", False,
+     [("commands", "resumed"), ("mirror", "check")], None),
+    ("resume-not-paused", APPT + [(SAM, "Resume.")], "send", "speak", False, [], []),
+    ("repeat", APPT + [(ALEX, "Can you repeat that?")], "send", "speak", False, [("send", "enter"), ("send", "stems")],
+     [Say, Say, WaitFor]),
+    ("repeat-after-again", MIRROR + [(SAM, "There is more."), (SAM, "Say that again.")], "send", "speak", False,
+     [("send", "again")], None),
+    ("slower", APPT + [(SAM, "Slower please.")], "send", "speak", False, [("commands", "slower")], [RateChanged, Say]),
+    ("faster", APPT + [(SAM, "A bit faster.")], "send", "speak", False, [("commands", "faster")], [RateChanged, Say]),
+    ("next-from-send", APPT + [("key", "next")], "mirror", "speak", False, None, None),
+    ("next-from-mirror-check", MIRROR + [(SAM, "Next.")], "summarize", "speak", False, None, None),
+    ("next-voice", APPT + [(ALEX, "Next step.")], "mirror", "speak", False, None, None),
+    ("next-skips-scoring", APPT + [("key", "next"), (ALEX, "You said something.")], "mirror", "check", False,
+     [("mirror", "check")], [Say, WaitFor]),
+    ("back-from-mirror", CHUNK + [(SAM, "Go back.")], "send", "speak", False, [("send", "enter"), ("send", "stems")], None),
+    ("back-to-again", MIRROR + [(SAM, "There is more."), (SAM, "I miss you."), ("key", "back")], "send", "speak", False,
+     [("send", "again")], None),
+    ("back-to-opening", OPEN + [("key", "back")], "opening", "ask", False,
+     [("opening", "enter"), ("opening", "stems")], [StepChanged, Say, Say, WaitFor]),
+    ("back-at-opening-repeats", [("key", "back")], "opening", "ask", False,
+     [("opening", "enter"), ("opening", "stems")], [Say, Say, WaitFor]),
+    ("back-across-switch", ROUND1 + [("key", "back")], "empathize", "speak", False, None, None),
+]
+
+
+@pytest.mark.parametrize(
+    "script,step,phase,paused,keys,types", [r[1:] for r in COMMANDS], ids=[r[0] for r in COMMANDS]
+)
+def test_command(script, step, phase, paused, keys, types):
+    engine, _, last = run(script)
+    assert (engine.step, engine.phase, engine.paused) == (step, phase, paused)
+    if keys is not None:
+        assert said(last) == keys
+    if types is not None:
+        assert [type(a) for a in last] == types
+
+
+def test_back_across_switch_restores_roles():
+    engine, _, _ = run(ROUND1 + [("key", "back")])
+    assert (engine.sender, engine.receiver, engine.waiting_for) == (SAM, ALEX, ALEX)
+
+
+def test_pause_announces_when_it_checks_back_and_resumes_where_it_was():
+    engine, log, _ = run(APPT + [(SAM, "Can we take a time out?")], settings=EngineSettings(timeout_minutes=5))
+    paused = [a for a in log if isinstance(a, Paused)][0]
+    say = [a for a in log if isinstance(a, Say) and a.key == "paused"][0]
+    assert "5 minutes" in say.text
+    assert paused.check_back_at == pytest.approx(paused.at + 300)
+    assert engine.waiting_for is None
+    later = engine.handle(TurnEnded(ALEX, paused.at + 400, paused.at + 401, "We're back."))
+    assert said(later) == [("commands", "resumed"), ("send", "enter"), ("send", "stems")]
+    assert engine.waiting_for == SAM
+
+
+def test_repeat_after_a_remirror_says_the_remirror():
+    _, _, last = run(CHUNK + [(ALEX, "Okay."), (SAM, "Repeat")], settings=EngineSettings(remirror_below=0.5))
+    assert said(last) == [("commands", "remirror")]
+
+
+def test_paused_time_is_not_counted_in_the_balance():
+    engine, _, _ = run(APPT + [(SAM, "Pause."), (SAM, "Long talk during the break."), (ALEX, "More talk.")])
+    assert engine.balance().by_role[SAM]["sender"] == pytest.approx(4.0)  # the appointment ask and "Pause."
+
+
+@pytest.mark.parametrize(
+    "commands,rate",
+    [
+        (["slower"], 0.85),
+        (["faster"], 1.15),
+        (["slower", "faster"], 0.9775),
+        (["slower"] * 10, 0.5),
+        (["faster"] * 10, 2.0),
+    ],
+)
+def test_rate(commands, rate):
+    engine, log, _ = run([("key", c) for c in commands])
+    assert engine.rate == pytest.approx(rate, abs=1e-3)
+    assert [a.rate for a in log if isinstance(a, RateChanged)][-1] == engine.rate
+
+
+# ------------------------------------------------------------------------------------- silence table
+# (id, script, settings, keys said by the last event)
+SILENCE = [
+    ("first-silence-reminder", APPT + [("tick", 30)], None, [("send", "reminder")]),
+    ("second-silence-reprompt", APPT + [("tick", 30), ("tick", 20)], None, [("send", "reprompt")]),
+    ("no-third", APPT + [("tick", 30), ("tick", 20), ("tick", 20)], None, []),
+    ("not-before-time", APPT + [("tick", 5)], None, []),
+    ("not-while-speaking", APPT + [("speak", SAM), ("tick", 30)], None, []),
+    ("after-speech-dropped", APPT + [("speak", SAM), ("quiet", SAM), ("tick", 30)], None, [("send", "reminder")]),
+    ("opening-reminder", [("tick", 40)], None, [("opening", "reminder")]),
+    ("appointment-answer-reminder", OPEN + [(SAM, "Good time?"), ("tick", 13)], None, [("appointment", "answer")]),
+    ("check-reminder", MIRROR + [("tick", 30)], None, [("mirror", "check")]),
+    ("close-reminder", ROUND2 + [("tick", 30)], None, [("close", "reminder")]),
+    ("off", APPT + [("tick", 300)], EngineSettings(silence_reminder=0), []),
+    ("paused-no-reminder", APPT + [(SAM, "Pause."), ("tick", 30)], None, []),
+]
+
+
+@pytest.mark.parametrize("script,settings,keys", [r[1:] for r in SILENCE], ids=[r[0] for r in SILENCE])
+def test_silence(script, settings, keys):
+    _, _, last = run(script, settings=settings)
+    assert said(last) == keys
+
+
+def test_silence_counts_from_the_end_of_the_prompt():
+    settings = EngineSettings(silence_reminder=12.0, seconds_per_word=0.5)
+    engine = Engine("dialogue", [SAM, ALEX], prompts(), settings)
+    opening = engine.start(at=0.0)
+    words = sum(len(a.text.split()) for a in opening if isinstance(a, Say))
+    assert said(engine.handle(Tick(words * 0.5 + 11.5))) == []
+    assert said(engine.handle(Tick(words * 0.5 + 12.5))) == [("opening", "reminder")]
+
+
+# ------------------------------------------------------------------------------------- whole sessions
+DIALOGUE_STEPS = [
+    "opening", "appointment", "send", "mirror", "send", "mirror", "summarize", "validate", "empathize",
+    "switch", "send", "mirror", "summarize", "validate", "empathize", "close",
+]
+
+
+def dialogue_script():
+    return OPEN + [
+        (SAM, "Alex, is now a good time to talk?"),
+        (ALEX, "Yes."),
+        (SAM, "I feel lonely when you work late."),
+        (ALEX, "If I got it, you feel lonely when I work late. Did I get it? Is there more?"),
+        (SAM, "Yes, there is more."),
+        (SAM, "I miss our dinners together."),
+        (ALEX, "You miss our dinners together."),
+        (SAM, "No, that's everything."),
+        (ALEX, "Let me see if I got it all. You feel lonely and miss our dinners."),
+        (ALEX, "You make sense, because we used to eat together every night."),
+        (ALEX, "I imagine you might feel sad and alone."),
+        (ALEX, "I feel worried about money, so I take extra shifts."),
+        (SAM, "If I got it, you feel worried about money, so you take extra shifts."),
+        (ALEX, "That's all."),
+        (SAM, "You are worried about money."),
+        (SAM, "That makes sense."),
+        (SAM, "I imagine you feel scared."),
+        (SAM, "I value how hard you work."),
+        (ALEX, "I value that you told me."),
+    ]
+
+
+def test_full_dialogue_with_role_switch():
+    engine, log, _ = run(dialogue_script())
+    assert steps_of(log) == DIALOGUE_STEPS
+    roles = [(a.step, a.sender, a.receiver) for a in log if isinstance(a, StepChanged)]
+    assert roles[1] == ("appointment", SAM, ALEX) and roles[10] == ("send", ALEX, SAM)
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    scores = [a for a in log if isinstance(a, MirrorScored)]
+    assert [(s.sender, s.receiver) for s in scores] == [(SAM, ALEX), (SAM, ALEX), (ALEX, SAM)]
+    assert all(s.fidelity >= 0.8 for s in scores)
+    balance = engine.balance()
+    assert balance.by_role[SAM]["sender"] > 0 and balance.by_role[SAM]["receiver"] > 0
+    assert balance.by_role[ALEX]["sender"] > 0 and balance.by_role[ALEX]["receiver"] > 0
+    assert balance.by_person[SAM] == pytest.approx(sum(balance.by_role[SAM].values()))
+    closing = [a for a in log if isinstance(a, Say) and a.key == "balance"][0]
+    assert closing.text.startswith("Today Sam talked for") and " and Alex talked for " in closing.text
+    assert engine.balance_sentence() == closing.text
+    records = engine.steps
+    assert [r.step for r in records] == DIALOGUE_STEPS
+    assert all(r.end is not None and r.end >= r.start for r in records)
+    assert all(a.to in (None, SAM, ALEX) for a in log if isinstance(a, Say))
+
+
+def test_every_prompt_of_a_dialogue_is_addressed_sensibly():
+    _, log, _ = run(dialogue_script())
+    by_key = {(a.step, a.key): a.to for a in log if isinstance(a, Say)}
+    assert by_key[("opening", "enter")] is None
+    assert by_key[("appointment", "enter")] == SAM
+    assert by_key[("summarize", "enter")] == SAM  # the last summarize is Sam's, in the second round
+    assert by_key[("close", "next_person")] == ALEX
+
+
+def test_full_dialogue_in_spanish():
+    script = [
+        (ALEX, "Sam, empieza tú."),
+        (SAM, "¿Es un buen momento para hablar?"),
+        (ALEX, "Sí, claro."),
+        (SAM, "Me siento sola cuando trabajas hasta tarde."),
+        (ALEX, "Si te entendí bien, te sientes sola cuando trabajo hasta tarde. ¿Hay más?"),
+        (SAM, "No, eso es todo."),
+        (ALEX, "Resumen."),
+        (ALEX, "Tiene sentido."),
+        (ALEX, "Me imagino que te sientes triste."),
+        (ALEX, "Me preocupa el dinero."),
+        (SAM, "Te preocupa el dinero."),
+        (ALEX, "Hay más."),
+        (ALEX, "Y el trabajo."),
+        (SAM, "Y el trabajo."),
+        (ALEX, "Nada más."),
+        (SAM, "Resumen."),
+        (SAM, "Tiene sentido."),
+        (SAM, "Te sientes preocupado."),
+        (SAM, "Valoro tu esfuerzo."),
+        (ALEX, "Valoro tu honestidad."),
+    ]
+    engine, log, _ = run(script, language="es")
+    assert steps_of(log) == [
+        "opening", "appointment", "send", "mirror", "summarize", "validate", "empathize",
+        "switch", "send", "mirror", "send", "mirror", "summarize", "validate", "empathize", "close",
+    ]
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    assert [a for a in log if isinstance(a, Say)][-1].text.startswith("Hoy Sam habló")
+    assert [s.fidelity for s in engine.mirrors][0] == pytest.approx(1.0)
+
+
+def test_spanish_commands_and_not_now():
+    engine, log, last = run([(SAM, "Yo empiezo."), (SAM, "¿Es buen momento?"), (ALEX, "Ahora no.")], language="es")
+    assert engine.ended and last[-1].reason == "not_now"
+    engine, _, last = run([(SAM, "Yo empiezo."), (ALEX, "Tiempo fuera.")], language="es")
+    assert engine.paused and said(last) == [("commands", "paused")]
+
+
+def test_three_people_each_send_once_then_close():
+    script = [(KIM, "I'll start.")]
+    for sender, receiver in ((KIM, SAM), (SAM, ALEX), (ALEX, KIM)):
+        if sender == KIM:
+            script += [(KIM, "Good time?"), (SAM, "Yes.")]
+        script += [
+            (sender, "I feel tired."), (receiver, "You feel tired."), (sender, "That's all."),
+            (receiver, "Sum."), (receiver, "Sense."), (receiver, "Feel."),
+        ]
+    script += [(KIM, "Thanks."), (SAM, "Thanks."), (ALEX, "Thanks.")]
+    engine, log, _ = run(script, participants=(SAM, ALEX, KIM))
+    roles = [(a.sender, a.receiver) for a in log if isinstance(a, StepChanged) and a.step == "send"]
+    assert roles == [(KIM, SAM), (SAM, ALEX), (ALEX, KIM)]
+    assert steps_of(log).count("switch") == 2
+    assert engine.participants == (KIM, SAM, ALEX)
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    closing = [a for a in log if isinstance(a, Say) and a.key == "balance"][0]
+    assert closing.text.startswith("Today Kim talked for") and ", Sam talked for" in closing.text
+
+
+def test_appreciation_exercise():
+    script = OPEN + [
+        (SAM, "One thing I value about you is your kindness."),
+        (ALEX, "You value my kindness."),
+        (SAM, "There's more."),
+        (SAM, "And your humour."),
+        (ALEX, "And my humour."),
+        (SAM, "That's all."),
+        (ALEX, "I value your patience."),
+        (SAM, "You value my patience."),
+        (ALEX, "That's everything."),
+        (SAM, "It felt warm."),
+        (ALEX, "It felt good."),
+    ]
+    engine, log, _ = run(script, exercise="appreciation")
+    assert steps_of(log) == [
+        "opening", "appreciate", "mirror", "appreciate", "mirror", "switch", "appreciate", "mirror", "close",
+    ]
+    assert log[-1] == SessionEnded(log[-1].at, "done")
+    assert len(engine.mirrors) == 3
+
+
+def test_behavior_change_exercise():
+    one_side = lambda s, r: [  # noqa: E731
+        (s, "I feel frustrated when the dishes pile up."), (r, "You feel frustrated when the dishes pile up."),
+        (s, "That's all."),
+        (s, "What I really want is to feel we are a team."), (r, "You want us to be a team."), (s, "That's all."),
+        (s, "Would you wash up on Mondays, dry on Tuesdays, and plan meals on Sundays?"),
+        (r, "You ask me to wash up on Mondays, dry on Tuesdays and plan meals on Sundays."), (s, "That's all."),
+        (r, "I will give you this gift: I will wash up on Mondays."),
+    ]
+    engine, log, _ = run(OPEN + one_side(SAM, ALEX) + one_side(ALEX, SAM) + [(SAM, "Thanks."), (ALEX, "Thanks.")],
+                         exercise="behavior-change")
+    side = ["frustration", "mirror", "desire", "mirror_desire", "requests", "mirror_requests", "gift"]
+    assert steps_of(log) == ["opening", *side, "switch", *side, "close"]
+    assert [a.to for a in log if isinstance(a, Say) and a.key == "enter" and a.step == "gift"] == [ALEX, SAM]
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    assert len(engine.mirrors) == 6
+
+
+def test_split_chunk_is_scored_whole():
+    engine, _, _ = run(CHUNK + [(SAM, "And on weekends too."), (ALEX, "You feel lonely when I work late every night.")])
+    assert engine.mirrors[-1].fidelity < 1.0  # "weekends" was not kept
+    engine, _, _ = run(CHUNK + [(ALEX, "You feel lonely when I work late every night.")])
+    assert engine.mirrors[-1].fidelity == pytest.approx(1.0)
+
+
+def test_balance_per_person_and_role():
+    engine, _, _ = run(APPT + [(SAM, "I feel lonely."), (ALEX, "You feel lonely."), (None, "Hmm?")])
+    balance = engine.balance()
+    # Alex: 2 s handing over (other) + 2 s answering the appointment + 2 s mirroring (receiver);
+    # the unknown "Hmm?" comes while Sam's answer is awaited, so it is Sam's.
+    assert dict(balance.by_role[ALEX]) == {"sender": 0.0, "receiver": 4.0, "other": 2.0}
+    assert dict(balance.by_role[SAM]) == {"sender": 6.0, "receiver": 0.0, "other": 0.0}
+    assert balance.unattributed == 0.0
+    assert balance.to_dict()["by_person"] == {SAM: 6.0, ALEX: 6.0}
+
+
+def test_unknown_speaker_in_the_opening_is_unattributed():
+    engine, _, _ = run([(None, "Hmm.")])
+    assert engine.balance().unattributed == 2.0
+
+
+def test_snapshot_and_state():
+    engine, _, _ = run(APPT + [("tick", 4)])
+    snap = engine.snapshot(at=engine.steps[-1].start + 7)
+    assert (snap.step, snap.sender, snap.receiver, snap.waiting_for) == ("send", SAM, ALEX, SAM)
+    assert snap.step_elapsed == pytest.approx(7.0)
+    assert not snap.paused and not snap.ended and snap.rate == 1.0
+    assert engine.exercise == "dialogue"
+
+
+def test_start_actions_and_ignored_events():
+    engine = Engine("dialogue", [SAM, ALEX], prompts())
+    assert engine.handle(TurnEnded(SAM, 0, 1, "Hello")) == []
+    assert engine.step is None
+    actions = engine.start(at=3.0)
+    assert [type(a) for a in actions] == [StepChanged, Say, Say, WaitFor]
+    assert actions[1].text.startswith("Hello Sam and Alex.") and "not therapy" in actions[1].text
+    assert "Who would like to speak first?" in actions[1].text
+    assert all(a.at == 3.0 for a in actions)
+    with pytest.raises(UsageError):
+        engine.start(at=4.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"exercise": "nope"},
+        {"participants": [SAM]},
+        {"participants": [SAM, "sam"]},
+        {"participants": [SAM, ALEX, KIM, "Lee"]},
+        {"participants": [SAM, " "]},
+        {"prompts": "appreciation"},
+    ],
+    ids=["exercise", "one-person", "same-name", "four-people", "blank-name", "wrong-prompts"],
+)
+def test_bad_arguments(kwargs):
+    args = {"exercise": "dialogue", "participants": [SAM, ALEX], "prompts": "dialogue"}
+    args.update(kwargs)
+    with pytest.raises(UsageError):
+        Engine(args["exercise"], args["participants"], prompts(args["prompts"]))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"chunk_limit": -1}, {"timeout_minutes": 0}, {"silence_reminder": -1}, {"remirror_below": 0},
+        {"remirror_below": 1.5}, {"rate_step": 1.0}, {"min_rate": 1.2}, {"max_unclear": -1},
+    ],
+)
+def test_bad_settings(settings):
+    with pytest.raises(UsageError):
+        EngineSettings(**settings)
+
+
+def test_missing_prompt_text_is_a_prompt_error(tmp_path):
+    import shutil
+
+    shutil.copytree(_prompts_root(), tmp_path / "p")
+    path = tmp_path / "p" / "en" / "dialogue.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('missed = "', 'xmissed = "'), encoding="utf-8")
+    with pytest.raises(PromptError, match="send.missed"):
+        Engine("dialogue", [SAM, ALEX], load_prompts("en", "dialogue", tmp_path / "p"))
+
+
+def _prompts_root():
+    from imago_voice.protocol.prompts import default_root
+
+    return default_root()
+
+
+def test_every_target_in_the_tables_resolves():
+    for exercise in EXERCISES.values():
+        for step in exercise.steps.values():
+            targets = [step.then] + [p.then for p in step.phases] + [p.default for p in step.phases]
+            targets += [t for p in step.phases for _, t in p.branches]
+            for target in targets:
+                kind, _, arg = target.partition(":")
+                if kind == "phase":
+                    assert arg in {p.name for p in step.phases}, (exercise.id, step.id, target)
+                elif kind == "step":
+                    assert arg.partition("@")[0] in exercise.steps, (exercise.id, step.id, target)
+                else:
+                    assert target in {"then", "start", "round_start", "round_end", "end:done", "end:not_now"}
+        assert exercise.first in exercise.steps and exercise.round_start in exercise.steps
+
+
+def test_caring_behaviors_exercise():
+    one_side = lambda s, r: [  # noqa: E731
+        (s, "I feel loved when you make me coffee."), (r, "You feel loved when I make you coffee."), (s, "That's all."),
+        (s, "I felt loved when you used to leave me notes."), (r, "I used to leave you notes."), (s, "That's all."),
+        (s, "I would feel loved if you held my hand on walks."), (r, "Hold your hand on walks."), (s, "That's all."),
+    ]
+    engine, log, _ = run(OPEN + one_side(SAM, ALEX) + one_side(ALEX, SAM) + [(SAM, "Thanks."), (ALEX, "Thanks.")],
+                         exercise="caring-behaviors")
+    side = ["now", "mirror", "past", "mirror_past", "wish", "mirror_wish"]
+    assert steps_of(log) == ["opening", *side, "switch", *side, "close"]
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
