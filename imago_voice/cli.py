@@ -19,11 +19,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="PATH", help="write turns and balance as JSON")
+    p.add_argument("--no-transcript", action="store_true", help="find turns and balance only, without speech to text")
+    _add_loop_options(p)
+
+
+def _add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", action="append", default=[], metavar="NAME=INDEX",
                    help="whose microphone a channel is (repeat for each person), e.g. --channel Sam=0")
-    p.add_argument("--json", metavar="PATH", help="write turns and balance as JSON")
     p.add_argument("--model", metavar="PATH", help="Whisper model folder (CTranslate2); default: models/, then bundled tiny.en")
-    p.add_argument("--no-transcript", action="store_true", help="find turns and balance only, without speech to text")
     p.add_argument("--end-silence", type=float, default=1.0, metavar="S",
                    help="seconds of silence that end a turn (default 1.0)")
     p.add_argument("--aggressiveness", type=int, default=2, choices=(0, 1, 2, 3),
@@ -43,40 +47,56 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--device", help="input device index or name (see 'imago-voice devices')")
     li.add_argument("--seconds", type=float, help="stop after this many seconds")
     _add_common(li)
-    d = sub.add_parser("demo", help="make a two-voice recording with espeak-ng and analyze it")
-    d.add_argument("--out", default="out/demo.wav", help="where to write the demo recording")
-    _add_common(d)
+    se = sub.add_parser("session", help="facilitate an exercise by voice, live or from a recording")
+    se.add_argument("--exercise", default="dialogue", help="dialogue, appreciation, behavior-change, caring-behaviors")
+    se.add_argument("--language", default="en", help="prompt language (a folder under prompts/; default en)")
+    se.add_argument("--names", help="who is taking part, e.g. --names Sam,Alex (else from --channel)")
+    se.add_argument("--silent", action="store_true", help="speak nothing; show step, turn, timer and balance, keys to steer")
+    se.add_argument("--log", metavar="PATH", help="write the session log as JSON")
+    se.add_argument("--input", metavar="AUDIO", help="replay a recording instead of listening live")
+    se.add_argument("--realtime", action="store_true", help="with --input: replay at the recording's own pace")
+    se.add_argument("--prompts-wav", metavar="PATH", help="with --input: write the recording with the prompts mixed in")
+    se.add_argument("--device", help="input device (live)")
+    se.add_argument("--output-device", help="output device for the prompts (live)")
+    se.add_argument("--seconds", type=float, help="live: stop after this many seconds")
+    se.add_argument("--rate", type=int, default=150, help="speaking rate of the prompts, words per minute")
+    se.add_argument("--chunk-limit", type=float, default=45.0, help="seconds a sender may talk before a gentle pause")
+    se.add_argument("--timeout-minutes", type=float, default=20.0, help="length of a time-out before checking back")
+    _add_loop_options(se)
+    d = sub.add_parser("demo", help="a whole facilitated dialogue on a generated two-voice recording")
+    d.add_argument("--out", default="out", help="folder for the demo recording, its log and the mix with prompts")
+    _add_loop_options(d)
     sub.add_parser("devices", help="list sound devices")
     sub.add_parser("doctor", help="check that everything needed is installed, and say how to fix what is not")
     return parser
 
 
-def _settings(args):
+def _settings(args, tick: float = 0.0):
     from imago_voice.pipeline import LoopSettings
     from imago_voice.vad import VadSettings
 
     if args.end_silence <= 0.35:
         raise UsageError("--end-silence must be more than 0.35 seconds.")
     return LoopSettings(vad=VadSettings(frame_ms=args.frame_ms, aggressiveness=args.aggressiveness,
-                                        end_silence=args.end_silence))
+                                        end_silence=args.end_silence), tick=tick)
 
 
-def _loop(args, channels):
+def _loop(args, channels, tick: float = 0.0):
     from imago_voice.pipeline import VoiceLoop
     from imago_voice.transcribe import WhisperTranscriber
 
-    settings = _settings(args)
-    transcriber = None if args.no_transcript else WhisperTranscriber(args.model)
+    settings = _settings(args, tick)
+    transcriber = None if getattr(args, "no_transcript", False) else WhisperTranscriber(args.model)
     return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings)
 
 
 def _run_loop(loop, source, out) -> list:
-    from imago_voice.pipeline import SpeechStarted
+    from imago_voice.ledger import Turn
     from imago_voice.report import format_turn
 
     turns = []
     for event in loop.run(source):
-        if isinstance(event, SpeechStarted):
+        if not isinstance(event, Turn):
             continue
         turns.append(event)
         print(format_turn(event), file=out, flush=True)
@@ -137,23 +157,133 @@ def cmd_listen(args, out) -> int:
     return 0
 
 
+def cmd_session(args, out) -> int:
+    from imago_voice.channels import ChannelMap
+    from imago_voice.protocol import Engine, EngineSettings, load_prompts
+
+    channels = ChannelMap.parse(args.channel) if args.channel else None
+    if args.names:
+        names = [n.strip() for n in args.names.split(",") if n.strip()]
+    elif channels is not None:
+        names = list(channels.names)
+    else:
+        raise UsageError("Say who is taking part: --names Sam,Alex, or --channel NAME=INDEX for each person.")
+    if channels is not None and set(channels.names) - set(names):
+        raise UsageError("--names and --channel name different people.")
+    if not args.input and (args.realtime or args.prompts_wav):
+        raise UsageError("--realtime and --prompts-wav go with --input.")
+    engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
+                    EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes))
+    if args.input:
+        return _session_replay(args, out, engine, channels)
+    return _session_live(args, out, engine, channels)
+
+
+def _line_printer(out):
+    return lambda line: print(line, file=out, flush=True)
+
+
+def _session_replay(args, out, engine, channels) -> int:
+    from imago_voice.session import Session, mix_prompts
+    from imago_voice.sources import FileSource
+
+    source = FileSource(args.input, realtime=args.realtime)
+    if channels is not None:
+        channels.check(source.channels, args.input)
+    renderer = None
+    if args.prompts_wav:
+        from imago_voice.speech_out import EspeakRenderer
+
+        renderer = EspeakRenderer(args.language, args.rate)
+    session = Session(engine, _loop(args, channels, tick=0.5), renderer=renderer, on_line=_line_printer(out),
+                      keep_prompt_audio=bool(args.prompts_wav))
+    session.run(source)
+    print("\n" + session.summary(), file=out)
+    if args.log:
+        from imago_voice.report import write_json
+
+        write_json(args.log, session.log_dict(str(args.input), source.duration, args.exercise))
+    if args.prompts_wav:
+        import soundfile as sf
+
+        sf.write(args.prompts_wav, mix_prompts(source.data, session.prompt_audio), 16000)
+    return 0
+
+
+def _session_live(args, out, engine, channels) -> int:
+    from imago_voice.session import Session
+    from imago_voice.sources import MicrophoneSource
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError("--seconds must be positive.")
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    loop = _loop(args, channels, tick=0.5)
+    renderer = player = keys = on_tick = None
+    if args.silent:
+        from imago_voice.console import HELP, KeyReader, status_line
+
+        keys = KeyReader()
+        print(HELP, file=sys.stderr, flush=True)
+        on_tick = lambda snap: print("\r\x1b[2K" + status_line(snap, snap_time[0]), end="", file=sys.stderr, flush=True)
+    else:
+        from imago_voice.speech_out import EspeakRenderer, SoundDevicePlayer
+
+        renderer = EspeakRenderer(args.language, args.rate)
+        out_dev = args.output_device
+        player = SoundDevicePlayer(int(out_dev) if out_dev is not None and out_dev.isdigit() else out_dev)
+    source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
+    snap_time = [0.0]
+
+    def announced():
+        for i, block in enumerate(source):
+            snap_time[0] = block.t1
+            if i == 0:
+                print("Listening. Say 'stop' or press Ctrl-C to end.", file=sys.stderr, flush=True)
+            yield block
+
+    session = Session(engine, loop, renderer=renderer, player=player, live=not args.silent,
+                      on_line=_line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
+    previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
+    try:
+        session.run(announced())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if keys is not None:
+            keys.close()
+            print("", file=sys.stderr)
+    print("\n" + session.summary(), file=out)
+    if args.log:
+        from imago_voice.report import write_json
+
+        doc = session.log_dict(f"device:{args.device or 'default'}", loop.now, args.exercise)
+        doc["stats"] = {"input_overflows": source.overflows}
+        write_json(args.log, doc)
+    return 0
+
+
 def cmd_demo(args, out) -> int:
     from pathlib import Path
 
     import soundfile as sf
 
-    from imago_voice.synth import DEMO_LINES, DEMO_VOICES, conversation
+    from imago_voice.simulate import DIALOGUE_VOICES, scripted_session
 
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    audio, truth = conversation(DEMO_LINES, DEMO_VOICES)
-    sf.write(str(path), audio, 16000)
-    names = list(DEMO_VOICES)
-    print(f"Demo recording: {path} ({audio.shape[0] / 16000:.1f} s, one microphone per person: "
-          + ", ".join(f"{n} on channel {i}" for i, n in enumerate(names)) + ")\n", file=out)
-    args.audio, args.realtime = str(path), False
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = scripted_session()
+    wav = folder / "demo_session.wav"
+    sf.write(str(wav), made.audio, 16000)
+    names = list(DIALOGUE_VOICES)
+    print(f"Demo: a scripted couple, {', '.join(names)}, one microphone each ({wav}, "
+          f"{made.audio.shape[0] / 16000:.0f} s). The facilitator replays it and speaks each step:\n", file=out)
+    args.input, args.realtime, args.names = str(wav), False, None
     args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
-    return cmd_analyze(args, out)
+    args.exercise, args.language, args.rate = "dialogue", "en", 150
+    args.chunk_limit, args.timeout_minutes = 45.0, 20.0
+    args.log, args.prompts_wav = str(folder / "demo_session.json"), str(folder / "demo_session_with_prompts.wav")
+    code = cmd_session(args, out)
+    print(f"\nLog: {args.log}\nListen to it with the prompts mixed in: {args.prompts_wav}", file=out)
+    return code
 
 
 def cmd_devices(args, out) -> int:
@@ -174,7 +304,7 @@ def cmd_doctor(args, out) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "demo": cmd_demo, "devices": cmd_devices, "doctor": cmd_doctor}
+COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "session": cmd_session, "demo": cmd_demo, "devices": cmd_devices, "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -86,8 +86,12 @@ def overlaps(turns: Sequence[Turn]) -> list[Overlap]:
     return merged
 
 
-def balance(turns: Sequence[Turn], participants: Sequence[str] = ()) -> dict[str, PersonBalance]:
-    """The ledger, one row per participant (everyone named in ``participants`` or in a turn)."""
+def balance(turns: Sequence[Turn], participants: Sequence[str] = (), max_gap: float = 2.0) -> dict[str, PersonBalance]:
+    """The ledger, one row per participant (everyone named in ``participants`` or in a turn).
+
+    A person's consecutive turns form one stretch when nobody else starts in between and the silence
+    between them is at most ``max_gap`` seconds (a longer silence, or the facilitator speaking, ends it).
+    """
     names = list(dict.fromkeys([*participants, *(t.speaker for t in turns if t.speaker is not None)]))
     named = sorted((t for t in turns if t.speaker is not None), key=lambda t: (t.start, t.end))
     seconds = {n: _union_length((t.start, t.end) for t in named if t.speaker == n) for n in names}
@@ -101,15 +105,18 @@ def balance(turns: Sequence[Turn], participants: Sequence[str] = ()) -> dict[str
             (max(t.start, o.start), min(t.end, o.end)) for t in mine for o in others
             if o.start < t.end and t.start < o.end)
         rows[n] = PersonBalance(n, seconds[n], seconds[n] / total if total > 0 else 0.0, len(mine),
-                                _longest_stretch(named, n), interruptions, overlap)
+                                _longest_stretch(named, n, max_gap), interruptions, overlap)
     return rows
 
 
-def _longest_stretch(named: Sequence[Turn], name: str) -> float:
+def _longest_stretch(named: Sequence[Turn], name: str, max_gap: float) -> float:
     """Longest run of ``name``'s consecutive turns that nobody else started a turn inside of."""
     best, cur_start, cur_end = 0.0, None, None
     for t in named:
         if t.speaker == name:
+            if cur_start is not None and t.start - cur_end > max_gap:
+                best = max(best, cur_end - cur_start)
+                cur_start = None
             if cur_start is None:
                 cur_start, cur_end = t.start, t.end
             else:

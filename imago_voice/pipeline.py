@@ -42,12 +42,29 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechDropped:
+    """Speech that started ended without a turn (too short, crosstalk, or muted while a prompt played)."""
+
+    speaker: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class AudioTick:
+    """Time passes: sent every ``LoopSettings.tick`` seconds of audio, whatever is heard (0: never)."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class TurnTiming:
-    """When a turn's end was decided and when its transcript was ready (wall clock, ``time.monotonic``)."""
+    """When a turn's end was decided (audio clock, and wall clock ``time.monotonic``) and when its
+    transcript was ready (wall clock)."""
 
     turn: Turn
     decided_wall: float
     ready_wall: float
+    decided_at: float = 0.0
 
     @property
     def latency(self) -> float:
@@ -61,6 +78,7 @@ class LoopSettings:
     commit_chunk: float = 8.0   # at a pause, speech since the last cut this long is transcribed for good
     max_chunk: float = 28.0     # Whisper sees 30 s at most: cut even without a pause
     tail: float = 0.1           # audio kept after a turn's end (which has the VAD hangover) for transcription
+    tick: float = 0.0           # yield an AudioTick this often (seconds of audio); 0: never
 
 
 class _History:
@@ -109,6 +127,7 @@ class _PendingTurn:
     turns: list[Turn]                     # speaker spans (text filled in when the chunks are done)
     chunks: list[list[_Chunk]]            # per span
     decided_wall: float
+    decided_at: float
 
 
 class _Stream:
@@ -147,9 +166,21 @@ class VoiceLoop:
         self.timings: list[TurnTiming] = []
         self.now = 0.0
         self._pending: deque[_PendingTurn] = deque()
+        self._muted: list[tuple[float, float]] = []
+        self._next_tick = self.s.tick
+        self._dropped: list[SpeechDropped] = []
+
+    def mute(self, t0: float, t1: float) -> None:
+        """Hear nothing between two audio times (the facilitator's own voice is playing then)."""
+        self._muted.append((t0, t1))
+
+    def _is_muted(self, t: float) -> bool:
+        while self._muted and self._muted[0][1] <= t:
+            self._muted.pop(0)
+        return any(a <= t < b for a, b in self._muted)
 
     # ----------------------------------------------------------------------------------------- driving
-    def run(self, source: Iterable[AudioBlock]) -> Iterator[SpeechStarted | Turn]:
+    def run(self, source: Iterable[AudioBlock]) -> Iterator[SpeechStarted | SpeechDropped | AudioTick | Turn]:
         """Consume ``source`` to its end; yield events as they happen (turns in the order they ended)."""
         fn = self.s.vad.frame_samples
         carry: np.ndarray | None = None
@@ -164,16 +195,24 @@ class VoiceLoop:
                     yield from self._frame(start + off, data[off:off + fn])
                 carry, carry_start = (data[whole:], start + whole) if whole < data.shape[0] else (None, 0)
                 yield from self._ready(block=False)
+                if self.s.tick > 0 and self.now >= self._next_tick:
+                    yield AudioTick(round(self.now, 3))
+                    self._next_tick = self.now + self.s.tick
                 self._trim()
             for stream in self.streams:
                 for ev in stream.segmenter.flush(self.now):
                     self._segment_event(stream, ev)
+            yield from self._drain_dropped()
             yield from self._ready(block=True)
         finally:
             if self.worker is not None:
                 self.worker.close()
 
-    def _frame(self, sample: int, frame: np.ndarray) -> Iterator[SpeechStarted]:
+    def _drain_dropped(self) -> Iterator[SpeechDropped]:
+        while self._dropped:
+            yield self._dropped.pop(0)
+
+    def _frame(self, sample: int, frame: np.ndarray) -> Iterator[SpeechStarted | SpeechDropped]:
         t = sample / SAMPLE_RATE
         self.now = t + self.s.vad.frame_seconds
         if self.attributor is not None:
@@ -181,6 +220,8 @@ class VoiceLoop:
         else:
             mono = frame[:, 0] if frame.shape[1] == 1 else frame.mean(axis=1)
             flags = (self._detector.is_speech(mono),)
+        if self._muted and self._is_muted(t):
+            flags = [False] * len(self.streams)
         for stream, flag in zip(self.streams, flags):
             for ev in stream.segmenter.push(t, bool(flag)):
                 started = self._segment_event(stream, ev)
@@ -188,6 +229,7 @@ class VoiceLoop:
                     yield started
             if stream.open is not None and self.now - stream.open.pending_from >= self.s.max_chunk:
                 self._commit(stream, self.now)
+        yield from self._drain_dropped()
 
     # ------------------------------------------------------------------------------------ turn building
     def _submit(self, stream: _Stream, t0: float, t1: float) -> Future | None:
@@ -235,16 +277,17 @@ class VoiceLoop:
                         op.pending_from = max(op.pending_from, kept[0])
             if ev.end > op.pending_from + 1e-9 or not op.chunks:
                 self._commit(stream, ev.end)
-            self._finish(stream, op, ev.end)
+            self._finish(stream, op, ev.end, ev.at)
             stream.open = None
         elif ev.kind == "drop":
             for c in [*op.chunks, op.speculative]:
                 if c is not None and c.future is not None:
                     c.future.cancel()
             stream.open = None
+            self._dropped.append(SpeechDropped(stream.speaker, ev.at))
         return None
 
-    def _finish(self, stream: _Stream, op: _OpenTurn, end: float) -> None:
+    def _finish(self, stream: _Stream, op: _OpenTurn, end: float, at: float) -> None:
         decided = time.monotonic()
         speaker = stream.speaker
         if self.identifier is not None and stream.channel is None:
@@ -256,11 +299,11 @@ class VoiceLoop:
                         c.future.cancel()
                 turns = [Turn(sp.speaker, sp.start, sp.end) for sp in spans]
                 chunks = [[_Chunk(sp.start, sp.end, self._submit(stream, sp.start, sp.end))] for sp in spans]
-                self._pending.append(_PendingTurn(turns, chunks, decided))
+                self._pending.append(_PendingTurn(turns, chunks, decided, at))
                 return
             if spans:
                 speaker = spans[0].speaker
-        self._pending.append(_PendingTurn([Turn(speaker, op.start, end)], [op.chunks], decided))
+        self._pending.append(_PendingTurn([Turn(speaker, op.start, end)], [op.chunks], decided, at))
 
     def _ready(self, *, block: bool) -> Iterator[Turn]:
         while self._pending:
@@ -275,7 +318,7 @@ class VoiceLoop:
                 ready = max([head.decided_wall, *(w for _, w in results)])
                 done = Turn(turn.speaker, round(turn.start, 3), round(turn.end, 3), text)
                 self.turns.append(done)
-                self.timings.append(TurnTiming(done, head.decided_wall, ready))
+                self.timings.append(TurnTiming(done, head.decided_wall, ready, head.decided_at))
                 yield done
 
     @staticmethod

@@ -55,3 +55,9 @@ def test_overlaps_are_merged_with_everyone_involved():
 def test_same_person_touching_turns_are_not_an_overlap():
     assert overlaps([T("A", 0, 5), T("A", 4, 6)]) == []
     assert balance([T("A", 0, 5), T("A", 4, 6)])["A"].seconds == pytest.approx(6.0)
+
+
+def test_a_long_silence_ends_a_stretch():
+    rows = balance([T("A", 0, 4), T("A", 10, 12), T("A", 13, 14)])
+    assert rows["A"].longest == pytest.approx(4.0)
+    assert balance([T("A", 0, 4), T("A", 10, 12)], max_gap=10)["A"].longest == pytest.approx(12.0)

@@ -112,3 +112,26 @@ def test_a_failing_model_is_one_plain_error(talk):
 def test_other_frame_sizes(talk, frame_ms):
     loop = VoiceLoop(settings=LoopSettings(vad=VadSettings(frame_ms=frame_ms)))
     assert len([e for e in loop.run(src(talk[0])) if isinstance(e, Turn)]) == 3
+
+
+def test_ticks_drops_and_muting(talk):
+    from imago_voice.pipeline import AudioTick, SpeechDropped
+
+    audio = talk[0]
+    loop = VoiceLoop(settings=LoopSettings(tick=0.5))
+    ticks = [e.at for e in loop.run(src(audio)) if isinstance(e, AudioTick)]
+    assert len(ticks) == pytest.approx(len(audio) / 16000 / 0.5, abs=2)
+    assert all(b - a == pytest.approx(0.5, abs=0.05) for a, b in zip(ticks, ticks[1:]))
+    # muting the second turn's time: it is not heard at all
+    truth = talk[1]
+    loop = VoiceLoop()
+    loop.mute(truth[1].start - 0.2, truth[1].end + 0.3)
+    turns = [e for e in loop.run(src(audio)) if isinstance(e, Turn)]
+    assert len(turns) == 2
+    # a mute window starting mid-turn leaves a short stub that is dropped, not a turn
+    loop = VoiceLoop()
+    loop.mute(truth[0].start + 0.2, truth[0].end + 0.3)
+    events = list(loop.run(src(audio)))
+    assert len([e for e in events if isinstance(e, Turn)]) == 2
+    assert [e for e in events if isinstance(e, SpeechDropped)]
+    assert loop.timings[0].decided_at == pytest.approx(loop.turns[0].end - 0.2 + 1.0, abs=0.05)

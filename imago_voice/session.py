@@ -1,0 +1,237 @@
+"""A facilitated session: the voice loop's events into the protocol engine, its actions out to the world.
+
+This module is glue with one job: it owns no device and no model. It is given a
+:class:`~imago_voice.pipeline.VoiceLoop`, an :class:`~imago_voice.protocol.Engine`, and, for a live
+session, a renderer and a player for the prompts. The engine decides; the session carries its actions
+out (speak, log), keeps the loop from hearing the facilitator's own voice, and writes the log.
+
+Live: prompts are played, and the loop is muted while each plays (plus a tail); a transcript that matches
+a prompt just spoken is discarded as an echo. Replay: nothing is played or gated (a recording neither
+contains the prompts nor waits for them); prompts are logged at the moment the engine would have spoken
+them, on the recording's clock, and can be mixed into a copy of the recording to listen to.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imago_voice.audio import SAMPLE_RATE, AudioBlock
+from imago_voice.ledger import Turn, balance, overlaps
+from imago_voice.pipeline import AudioTick, SpeechDropped, SpeechStarted, VoiceLoop
+from imago_voice.protocol import (
+    Engine,
+    KeyCommand,
+    MirrorScored,
+    RateChanged,
+    Say,
+    SessionEnded,
+    StepChanged,
+    Tick,
+    TurnEnded,
+)
+from imago_voice.protocol import SpeechStarted as EngineSpeechStarted
+from imago_voice.protocol import SpeechStopped as EngineSpeechStopped
+from imago_voice.scoring import normalize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    at: float               # audio clock: when it was (or would have been) spoken
+    step: str
+    to: str | None
+    text: str
+    key: str = ""
+    end: float | None = None  # audio clock: when it finished playing (live), else None
+
+
+@dataclass
+class SessionRecord:
+    """Everything the log holds, gathered as the session runs."""
+
+    prompts: list[PromptRecord] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    echoes: list[Turn] = field(default_factory=list)
+    ended: str | None = None
+
+
+def is_echo(text: str | None, prompts: Iterable[str], threshold: float = 0.7) -> bool:
+    """True when a transcript is mostly the words of a prompt (the facilitator heard itself)."""
+    words = normalize(text)
+    if len(words) < 2:
+        return False
+    for prompt in prompts:
+        vocab = set(normalize(prompt))
+        if vocab and sum(w in vocab for w in words) / len(words) >= threshold:
+            return True
+    return False
+
+
+class _Clock:
+    """Maps the wall clock to the audio clock of a live source, from when its blocks arrive."""
+
+    def __init__(self) -> None:
+        self.audio = 0.0
+        self.wall = time.monotonic()
+
+    def seen(self, block: AudioBlock) -> None:
+        self.audio, self.wall = block.t1, time.monotonic()
+
+    def to_audio(self, wall: float) -> float:
+        return self.audio + (wall - self.wall)
+
+
+class Session:
+    """Runs one exercise over a source of audio.
+
+    ``renderer``/``player``: how prompts are spoken (both None: nothing is spoken, as in replay and
+    silent mode). ``live``: gate the microphone while prompts play. ``on_line``: called with each line
+    of the running transcript (steps, prompts, turns) for the terminal. ``keys``: a queue the
+    facilitator's keyboard fills with command names (silent mode). ``on_tick``: called with the engine's
+    snapshot on each tick (silent mode's status display).
+    """
+
+    def __init__(self, engine: Engine, loop: VoiceLoop, *, renderer=None, player=None, live: bool = False,
+                 on_line: Callable[[str], None] = lambda line: None, keys: queue.Queue | None = None,
+                 on_tick: Callable[[object], None] | None = None, echo_tail: float = 0.6,
+                 keep_prompt_audio: bool = False) -> None:
+        self.engine, self.loop = engine, loop
+        self.renderer, self.player, self.live = renderer, player, live
+        self.on_line, self.keys, self.on_tick = on_line, keys, on_tick
+        self.echo_tail = echo_tail
+        self.record = SessionRecord()
+        self.prompt_audio: list[tuple[float, np.ndarray]] = []   # (audio time, 16 kHz mono) for --prompts-wav
+        self._keep_audio = keep_prompt_audio
+        self._clock = _Clock()
+        self._busy_until = 0.0   # audio clock: end of the last prompt queued (replay: as if spoken)
+        self._stop = False
+
+    # ----------------------------------------------------------------------------------------- running
+    def _watch(self, source: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
+        for block in source:
+            self._clock.seen(block)
+            yield block
+            if self._stop:
+                return
+
+    def run(self, source: Iterable[AudioBlock]) -> SessionRecord:
+        self._carry_out(self.engine.start(at=0.0), at=0.0)
+        for event in self.loop.run(self._watch(source)):
+            at = getattr(event, "at", self.loop.now)
+            if isinstance(event, AudioTick):
+                actions = self.engine.handle(Tick(event.at))
+                actions += self._keys(event.at)
+                if self.on_tick is not None:
+                    self.on_tick(self.engine.snapshot(event.at))
+            elif isinstance(event, SpeechStarted):
+                actions = self.engine.handle(EngineSpeechStarted(event.speaker, event.at))
+            elif isinstance(event, SpeechDropped):
+                actions = self.engine.handle(EngineSpeechStopped(event.speaker, event.at))
+            elif isinstance(event, Turn):
+                at = self.loop.timings[-1].decided_at if self.loop.timings else event.end
+                actions = self._turn(event)
+            else:
+                actions = []
+            self._carry_out(actions, at)
+            if self.engine.ended:
+                self._stop = True
+        if self.player is not None:
+            self.player.close()
+        if self.record.ended is None:
+            self.record.ended = "end of audio"
+        return self.record
+
+    def _keys(self, at: float) -> list:
+        actions = []
+        while self.keys is not None and not self.keys.empty():
+            actions += self.engine.handle(KeyCommand(self.keys.get_nowait(), at))
+        return actions
+
+    def _turn(self, turn: Turn) -> list:
+        recent = [p.text for p in self.record.prompts if p.at >= turn.start - 30.0]
+        if self.live and is_echo(turn.text, recent):
+            self.record.echoes.append(turn)
+            log.info("discarded an echo of a prompt: %r", turn.text)
+            return self.engine.handle(EngineSpeechStopped(turn.speaker, turn.end))
+        self.record.turns.append(turn)
+        who = turn.speaker or "(unknown)"
+        self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
+        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or ""))
+
+    # ----------------------------------------------------------------------------------------- actions
+    def _carry_out(self, actions: list, at: float) -> None:
+        for action in actions:
+            if isinstance(action, Say):
+                self._say(action, at)
+            elif isinstance(action, StepChanged):
+                roles = f" (sender {action.sender}, receiver {action.receiver})" if action.sender else ""
+                self.on_line(f"{at:8.2f}  == {action.step}{roles}")
+            elif isinstance(action, MirrorScored):
+                self.on_line(f"{at:8.2f}  (mirror kept {action.fidelity * 100:.0f} % of the content words)")
+            elif isinstance(action, RateChanged) and self.renderer is not None:
+                self.renderer.rate = action.rate
+            elif isinstance(action, SessionEnded):
+                self.record.ended = action.reason
+                self.on_line(f"{at:8.2f}  (session ended: {action.reason})")
+
+    def _say(self, action: Say, at: float) -> None:
+        audio = None
+        if self.renderer is not None and (self.player is not None or self._keep_audio):
+            audio = self.renderer.render(action.text)
+        end = None
+        if self.player is not None and audio is not None:
+            start_wall, end_wall = self.player.play(audio)
+            start, end = self._clock.to_audio(start_wall), self._clock.to_audio(end_wall)
+            if self.live:
+                # hear nothing from now until the prompt has played out, plus a tail for the room
+                self.loop.mute(self._clock.to_audio(time.monotonic()) - 0.1, end + self.echo_tail)
+            at = start
+        else:
+            at = max(at, self._busy_until)
+            if audio is not None:
+                end = at + len(audio) / SAMPLE_RATE
+                self._busy_until = end
+        if audio is not None and self._keep_audio:
+            self.prompt_audio.append((at, audio))
+        self.record.prompts.append(PromptRecord(round(at, 3), action.step, action.to, action.text, action.key,
+                                                None if end is None else round(end, 3)))
+        self.on_line(f"{at:8.2f}  >> {action.text}")
+
+    # ------------------------------------------------------------------------------------------- output
+    def log_dict(self, audio: str, duration: float, exercise: str) -> dict:
+        from imago_voice.report import session_dict
+
+        doc = session_dict(audio, duration, self.engine.participants, self.record.turns)
+        doc["exercise"] = exercise
+        doc["prompts"] = [{"at": p.at, "step": p.step, "to": p.to, "text": p.text} for p in self.record.prompts]
+        doc["steps"] = [s.to_dict() for s in self.engine.steps]
+        doc["mirrors"] = [{"at": m.at, "fidelity": round(m.fidelity, 3)} for m in self.engine.mirrors]
+        doc["balance_by_role"] = self.engine.balance().to_dict()["by_role"]
+        doc["echoes_discarded"] = len(self.record.echoes)
+        doc["ended"] = self.record.ended
+        return doc
+
+    def summary(self) -> str:
+        from imago_voice.report import format_balance
+
+        rows = balance(self.record.turns, self.engine.participants)
+        return format_balance(rows, overlaps(self.record.turns)) + "\n" + self.engine.balance_sentence()
+
+
+def mix_prompts(recording: np.ndarray, prompts: list[tuple[float, np.ndarray]], gain: float = 0.8) -> np.ndarray:
+    """The recording (n, channels) with each prompt added at its time on every channel, to listen to."""
+    out = recording.astype(np.float32).copy()
+    for at, audio in prompts:
+        a = int(round(at * SAMPLE_RATE))
+        need = a + len(audio)
+        if need > out.shape[0]:
+            out = np.concatenate([out, np.zeros((need - out.shape[0], out.shape[1]), np.float32)])
+        out[a:need] += gain * audio[:, None]
+    return np.clip(out, -1.0, 1.0)

@@ -1,0 +1,135 @@
+"""The facilitator's voice: prompts rendered to audio (pyttsx3 / espeak-ng) and played with known timing.
+
+Each prompt is rendered to a WAV first and played through sounddevice, so the moment it starts and ends
+is known exactly; the live loop stops listening for that window (plus a short tail) so it never takes its
+own voice for a turn. pyttsx3's own playback (``say`` + ``runAndWait``) hides that timing, may return
+before speaking the first time, and is not used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from imago_voice.audio import SAMPLE_RATE, load_audio
+from imago_voice.errors import DeviceError, ImagoError
+
+log = logging.getLogger(__name__)
+
+# espeak-ng voice per prompt language
+VOICES = {"en": "en-us", "es": "es"}
+
+
+class Renderer(Protocol):
+    rate: float
+
+    def render(self, text: str) -> np.ndarray: ...
+
+
+class EspeakRenderer:
+    """Text to 16 kHz mono float32 with espeak-ng, through pyttsx3 when it works, else the command itself.
+
+    ``rate`` multiplies the base speed (words per minute); "slower"/"faster" change it live.
+    """
+
+    def __init__(self, language: str = "en", words_per_minute: int = 150, voice: str | None = None) -> None:
+        self.voice = voice or VOICES.get(language, language)
+        self.base_wpm = words_per_minute
+        self.rate = 1.0
+        self._engine = None
+        self._lock = threading.Lock()
+        try:
+            import pyttsx3
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._engine = pyttsx3.init()
+            self._select_voice()
+        except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways; espeak-ng itself is the fallback
+            log.info("pyttsx3 unavailable (%s); using espeak-ng directly", exc)
+            self._engine = None
+        if self._engine is None and not shutil.which("espeak-ng"):
+            raise ImagoError("No speech synthesizer: install espeak-ng (on Debian/Ubuntu: sudo apt-get install espeak-ng).")
+
+    def _select_voice(self) -> None:
+        lang = self.voice.split("-")[0]
+        for v in self._engine.getProperty("voices"):
+            vid = str(v.id)
+            if vid == self.voice or vid.endswith("/" + self.voice) or vid.endswith("/" + lang):
+                self._engine.setProperty("voice", vid)
+                return
+
+    def render(self, text: str) -> np.ndarray:
+        wpm = int(round(self.base_wpm * self.rate))
+        with self._lock, tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "prompt.wav"
+            if self._engine is not None:
+                self._engine.setProperty("rate", wpm)
+                with contextlib.redirect_stdout(io.StringIO()):  # its espeak driver prints "Audio saved to"
+                    self._engine.save_to_file(text, str(path))
+                    self._engine.runAndWait()
+                    # the driver may write the file from its callback just after runAndWait returns
+                    deadline = time.monotonic() + 1.0
+                    while not (path.exists() and path.stat().st_size > 100) and time.monotonic() < deadline:
+                        time.sleep(0.01)
+            if not path.exists() or path.stat().st_size < 100:  # pyttsx3 silently did nothing: do it directly
+                subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(wpm), "-w", str(path), text],
+                               check=True, capture_output=True)
+            audio = load_audio(path)[:, 0]
+        return audio
+
+
+class Player(Protocol):
+    def play(self, audio: np.ndarray) -> tuple[float, float]:
+        """Queue ``audio`` (16 kHz mono); return its (start, end) on the wall clock (``time.monotonic``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SoundDevicePlayer:
+    """Plays prompts one after another on an output device, from a thread of its own."""
+
+    def __init__(self, device: int | str | None = None) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:
+            raise DeviceError("PortAudio is not installed (on Debian/Ubuntu: apt-get install libportaudio2).") from exc
+        self._sd = sd
+        self.device = device
+        try:
+            info = sd.query_devices(device, "output")
+        except (ValueError, sd.PortAudioError) as exc:
+            raise DeviceError(f"No output device {device!r}: {exc}. 'imago-voice devices' lists them.") from exc
+        self.latency = float(info["default_low_output_latency"])
+        self._busy_until = 0.0
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="prompt-player", daemon=True)
+        self._thread.start()
+
+    def play(self, audio: np.ndarray) -> tuple[float, float]:
+        start = max(time.monotonic() + self.latency, self._busy_until)
+        self._busy_until = start + len(audio) / SAMPLE_RATE
+        self._queue.put(audio)
+        return start, self._busy_until
+
+    def _run(self) -> None:
+        while (audio := self._queue.get()) is not None:
+            try:
+                self._sd.play(audio, SAMPLE_RATE, device=self.device, blocking=True)
+            except self._sd.PortAudioError as exc:
+                log.error("could not play a prompt: %s", exc)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
