@@ -62,16 +62,31 @@ class SessionRecord:
     ended: str | None = None
 
 
-def is_echo(text: str | None, prompts: Iterable[str], threshold: float = 0.7) -> bool:
-    """True when a transcript is mostly the words of a prompt (the facilitator heard itself)."""
+def is_echo(text: str | None, prompts: Iterable[str], threshold: float = 0.7, min_words: int = 3) -> bool:
+    """True when a transcript is mostly a prompt's words in the prompt's order (the facilitator heard itself).
+
+    Answers share words with the prompts that ask for them ("go first", "that's all"), so the test is
+    on word order (longest common subsequence) over at least ``min_words`` words, and the session applies
+    it only to turns heard while, or just after, a prompt played.
+    """
     words = normalize(text)
-    if len(words) < 2:
+    if len(words) < min_words:
         return False
     for prompt in prompts:
-        vocab = set(normalize(prompt))
-        if vocab and sum(w in vocab for w in words) / len(words) >= threshold:
+        ref = normalize(prompt)
+        if ref and _lcs(words, ref) / len(words) >= threshold:
             return True
     return False
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
 
 
 class _Clock:
@@ -126,6 +141,7 @@ class Session:
         for event in self.loop.run(self._watch(source)):
             at = getattr(event, "at", self.loop.now)
             if isinstance(event, AudioTick):
+                self._extend_mute()
                 actions = self.engine.handle(Tick(event.at))
                 actions += self._keys(event.at)
                 if self.on_tick is not None:
@@ -148,6 +164,14 @@ class Session:
             self.record.ended = "end of audio"
         return self.record
 
+    def _extend_mute(self) -> None:
+        """Playback can start later than planned: keep deaf until the prompts have really played out."""
+        if self.live and self.player is not None and hasattr(self.player, "busy_until"):
+            now_wall = time.monotonic()
+            until = self.player.busy_until()
+            if until > now_wall:
+                self.loop.mute(self._clock.to_audio(now_wall), self._clock.to_audio(until) + self.echo_tail)
+
     def _keys(self, at: float) -> list:
         actions = []
         while self.keys is not None and not self.keys.empty():
@@ -155,7 +179,9 @@ class Session:
         return actions
 
     def _turn(self, turn: Turn) -> list:
-        recent = [p.text for p in self.record.prompts if p.at >= turn.start - 30.0]
+        # prompts playing while this turn was heard (or ending just before it)
+        recent = [p.text for p in self.record.prompts
+                  if p.at <= turn.end and (p.end if p.end is not None else p.at + 30.0) + 2.0 >= turn.start]
         if self.live and is_echo(turn.text, recent):
             self.record.echoes.append(turn)
             log.info("discarded an echo of a prompt: %r", turn.text)

@@ -113,18 +113,30 @@ class SoundDevicePlayer:
             raise DeviceError(f"No output device {device!r}: {exc}. 'imago-voice devices' lists them.") from exc
         self.latency = float(info["default_low_output_latency"])
         self._busy_until = 0.0
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="prompt-player", daemon=True)
         self._thread.start()
 
     def play(self, audio: np.ndarray) -> tuple[float, float]:
-        start = max(time.monotonic() + self.latency, self._busy_until)
-        self._busy_until = start + len(audio) / SAMPLE_RATE
-        self._queue.put(audio)
-        return start, self._busy_until
+        with self._lock:
+            start = max(time.monotonic() + self.latency, self._busy_until)
+            self._busy_until = start + len(audio) / SAMPLE_RATE
+            self._queue.put((audio, start))
+            return start, self._busy_until
+
+    def busy_until(self) -> float:
+        """When everything queued will have played (wall clock), corrected as clips actually start."""
+        with self._lock:
+            return self._busy_until
 
     def _run(self) -> None:
-        while (audio := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            audio, planned = item
+            with self._lock:  # a late start (opening the stream takes a moment) delays everything queued
+                late = time.monotonic() + self.latency - planned
+                if late > 0:
+                    self._busy_until += late
             try:
                 self._sd.play(audio, SAMPLE_RATE, device=self.device, blocking=True)
             except self._sd.PortAudioError as exc:
