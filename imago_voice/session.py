@@ -132,12 +132,17 @@ class Session:
     def _watch(self, source: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
         for block in source:
             self._clock.seen(block)
+            if not self._started:
+                # the session opens when the audio starts: a microphone's first block can take a second or
+                # two, and the clock that maps playback times onto the audio must be known first
+                self._started = True
+                self._carry_out(self.engine.start(at=block.t0), at=block.t0)
             yield block
             if self._stop:
                 return
 
     def run(self, source: Iterable[AudioBlock]) -> SessionRecord:
-        self._carry_out(self.engine.start(at=0.0), at=0.0)
+        self._started = False
         for event in self.loop.run(self._watch(source)):
             at = getattr(event, "at", self.loop.now)
             if isinstance(event, AudioTick):
@@ -158,6 +163,8 @@ class Session:
             self._carry_out(actions, at)
             if self.engine.ended:
                 self._stop = True
+        if not self._started:
+            self._carry_out(self.engine.start(at=0.0), at=0.0)
         if self.player is not None:
             self.player.close()
         if self.record.ended is None:

@@ -14,6 +14,7 @@ import logging
 import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,6 +55,9 @@ class EspeakRenderer:
 
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine = pyttsx3.init()
+            driver = sys.modules.get("pyttsx3.drivers.espeak")
+            if driver is not None:  # it prints "Audio saved to ..." from a callback, sometimes after runAndWait
+                driver.print = lambda *args, **kwargs: None
             self._select_voice()
         except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways; espeak-ng itself is the fallback
             log.info("pyttsx3 unavailable (%s); using espeak-ng directly", exc)
