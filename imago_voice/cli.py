@@ -27,6 +27,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", action="append", default=[], metavar="NAME=INDEX",
                    help="whose microphone a channel is (repeat for each person), e.g. --channel Sam=0")
+    p.add_argument("--enroll", action="append", default=[], metavar="NAME[=AUDIO]",
+                   help="tell people apart by voice: a recording of NAME, or NAME alone for a stored voiceprint")
     p.add_argument("--model", metavar="PATH", help="Whisper model folder (CTranslate2); default: models/, then bundled tiny.en")
     p.add_argument("--end-silence", type=float, default=1.0, metavar="S",
                    help="seconds of silence that end a turn (default 1.0)")
@@ -66,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="a whole facilitated dialogue on a generated two-voice recording")
     d.add_argument("--out", default="out", help="folder for the demo recording, its log and the mix with prompts")
     _add_loop_options(d)
+    en = sub.add_parser("enroll", help="record a person's voice (guided by voice) and store their voiceprint")
+    en.add_argument("name", nargs="?", help="the person's name")
+    en.add_argument("--input", metavar="AUDIO", help="make the voiceprint from this recording instead of the microphone")
+    en.add_argument("--seconds", type=float, default=15.0, help="how long to record (default 15; 5 is the least)")
+    en.add_argument("--device", help="input device")
+    en.add_argument("--output-device", help="output device for the spoken guidance")
+    en.add_argument("--language", default="en")
+    en.add_argument("--list", action="store_true", help="list the stored voiceprints")
+    en.add_argument("--delete", action="store_true", help="delete NAME's stored voiceprint")
+    en.add_argument("-v", "--verbose", action="count", default=0)
     sub.add_parser("devices", help="list sound devices")
     sub.add_parser("doctor", help="check that everything needed is installed, and say how to fix what is not")
     return parser
@@ -81,13 +93,43 @@ def _settings(args, tick: float = 0.0):
                                         end_silence=args.end_silence), tick=tick)
 
 
-def _loop(args, channels, tick: float = 0.0):
+def _identifier(args):
+    """Voiceprints from --enroll NAME=AUDIO (made now) or --enroll NAME (stored), or None."""
+    if not args.enroll:
+        return None
+    from imago_voice.voiceprint import SpeakerIdentifier, enroll, load_stored
+
+    prints = []
+    for spec in args.enroll:
+        name, sep, path = spec.partition("=")
+        name = name.strip()
+        if not name or (sep and not path.strip()):
+            raise UsageError(f"--enroll wants NAME=AUDIO or NAME, like --enroll Sam=sam.wav; got {spec!r}.")
+        if sep:
+            from imago_voice.audio import load_audio
+
+            prints.append(enroll(name, load_audio(path.strip()).mean(axis=1)))
+        else:
+            prints.append(load_stored(name))
+    return SpeakerIdentifier(prints)
+
+
+def _names(channels, identifier) -> list[str]:
+    names = list(channels.names) if channels is not None else []
+    if identifier is not None:
+        names += [n for n in identifier.names if n not in names]
+    return names
+
+
+def _loop(args, channels, tick: float = 0.0, identifier=None):
     from imago_voice.pipeline import VoiceLoop
     from imago_voice.transcribe import WhisperTranscriber
 
     settings = _settings(args, tick)
+    if identifier is None:
+        identifier = _identifier(args)
     transcriber = None if getattr(args, "no_transcript", False) else WhisperTranscriber(args.model)
-    return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings)
+    return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings, identifier=identifier)
 
 
 def _run_loop(loop, source, out) -> list:
@@ -121,9 +163,10 @@ def cmd_analyze(args, out) -> int:
     source = FileSource(args.audio, realtime=args.realtime)
     if channels is not None:
         channels.check(source.channels, args.audio)
-    loop = _loop(args, channels)
+    identifier = _identifier(args)
+    loop = _loop(args, channels, identifier=identifier)
     turns = _run_loop(loop, source, out)
-    _finish(args, str(args.audio), source.duration, channels.names if channels else (), turns, out)
+    _finish(args, str(args.audio), source.duration, _names(channels, identifier), turns, out)
     return 0
 
 
@@ -150,7 +193,7 @@ def cmd_listen(args, out) -> int:
         signal.signal(signal.SIGINT, previous)
     stats = {"input_overflows": source.overflows,
              "transcript_latency": [round(t.latency, 3) for t in loop.timings]}
-    _finish(args, f"device:{args.device or 'default'}", loop.now, channels.names if channels else (), turns, out,
+    _finish(args, f"device:{args.device or 'default'}", loop.now, _names(channels, identifier), turns, out,
             {"stats": stats})
     if source.overflows:
         print(f"input overflows: {source.overflows}", file=out)
@@ -162,14 +205,16 @@ def cmd_session(args, out) -> int:
     from imago_voice.protocol import Engine, EngineSettings, load_prompts
 
     channels = ChannelMap.parse(args.channel) if args.channel else None
+    args.identifier = _identifier(args)
+    known = _names(channels, args.identifier)
     if args.names:
         names = [n.strip() for n in args.names.split(",") if n.strip()]
-    elif channels is not None:
-        names = list(channels.names)
+    elif known:
+        names = known
     else:
-        raise UsageError("Say who is taking part: --names Sam,Alex, or --channel NAME=INDEX for each person.")
-    if channels is not None and set(channels.names) - set(names):
-        raise UsageError("--names and --channel name different people.")
+        raise UsageError("Say who is taking part: --names Sam,Alex, --channel NAME=INDEX or --enroll NAME for each person.")
+    if set(known) - set(names):
+        raise UsageError("--names, --channel and --enroll name different people.")
     if not args.input and (args.realtime or args.prompts_wav):
         raise UsageError("--realtime and --prompts-wav go with --input.")
     engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
@@ -195,7 +240,8 @@ def _session_replay(args, out, engine, channels) -> int:
         from imago_voice.speech_out import EspeakRenderer
 
         renderer = EspeakRenderer(args.language, args.rate)
-    session = Session(engine, _loop(args, channels, tick=0.5), renderer=renderer, on_line=_line_printer(out),
+    session = Session(engine, _loop(args, channels, tick=0.5, identifier=args.identifier), renderer=renderer,
+                      on_line=_line_printer(out),
                       keep_prompt_audio=bool(args.prompts_wav))
     session.run(source)
     print("\n" + session.summary(), file=out)
@@ -217,7 +263,7 @@ def _session_live(args, out, engine, channels) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
-    loop = _loop(args, channels, tick=0.5)
+    loop = _loop(args, channels, tick=0.5, identifier=args.identifier)
     renderer = player = keys = on_tick = None
     if args.silent:
         from imago_voice.console import HELP, KeyReader, status_line
@@ -276,7 +322,7 @@ def cmd_demo(args, out) -> int:
     names = list(DIALOGUE_VOICES)
     print(f"Demo: a scripted couple, {', '.join(names)}, one microphone each ({wav}, "
           f"{made.audio.shape[0] / 16000:.0f} s). The facilitator replays it and speaks each step:\n", file=out)
-    args.input, args.realtime, args.names = str(wav), False, None
+    args.input, args.realtime, args.names, args.enroll = str(wav), False, None, []
     args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
     args.exercise, args.language, args.rate = "dialogue", "en", 150
     args.chunk_limit, args.timeout_minutes = 45.0, 20.0
@@ -284,6 +330,68 @@ def cmd_demo(args, out) -> int:
     code = cmd_session(args, out)
     print(f"\nLog: {args.log}\nListen to it with the prompts mixed in: {args.prompts_wav}", file=out)
     return code
+
+
+ENROLL_GUIDE = {
+    "en": "Hello {name}. After the tone, please say your name and tell me about your day, for about {seconds} seconds.",
+    "es": "Hola {name}. Después del tono, por favor di tu nombre y cuéntame de tu día, unos {seconds} segundos.",
+}
+ENROLL_DONE = {"en": "Thank you, {name}. I will know your voice now.", "es": "Gracias, {name}. Ya conozco tu voz."}
+
+
+def cmd_enroll(args, out) -> int:
+    from imago_voice.voiceprint import delete_stored, enroll, list_stored, store, voiceprint_dir
+
+    if args.list:
+        names = list_stored()
+        print("\n".join(names) if names else f"No voiceprints stored yet (in {voiceprint_dir()}).", file=out)
+        return 0
+    if not args.name:
+        raise UsageError("Say whose voice to enroll: imago-voice enroll NAME.")
+    if args.delete:
+        if not delete_stored(args.name):
+            raise UsageError(f"No stored voiceprint for {args.name}.")
+        print(f"Deleted {args.name}'s voiceprint.", file=out)
+        return 0
+    if args.input:
+        from imago_voice.audio import load_audio
+
+        audio = load_audio(args.input).mean(axis=1)
+    else:
+        audio = _record_for_enrollment(args, out)
+    path = store(enroll(args.name, audio))
+    print(f"Stored {args.name}'s voiceprint in {path} (no audio is kept). Use it with --enroll {args.name}.", file=out)
+    return 0
+
+
+def _record_for_enrollment(args, out):
+    import time
+
+    import numpy as np
+
+    from imago_voice.audio import SAMPLE_RATE
+    from imago_voice.sources import MicrophoneSource
+    from imago_voice.speech_out import EspeakRenderer, SoundDevicePlayer
+
+    if args.seconds < 5:
+        raise UsageError("--seconds must be at least 5: a voiceprint needs a few seconds of speech.")
+    lang = args.language if args.language in ENROLL_GUIDE else "en"
+    renderer = EspeakRenderer(lang)
+    out_dev = args.output_device
+    player = SoundDevicePlayer(int(out_dev) if out_dev is not None and out_dev.isdigit() else out_dev)
+    guide = ENROLL_GUIDE[lang].format(name=args.name, seconds=int(args.seconds))
+    print(guide, file=out, flush=True)
+    t = np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)
+    player.play(np.concatenate([renderer.render(guide), np.zeros(SAMPLE_RATE // 4, np.float32), tone]))
+    time.sleep(max(0.0, player.busy_until() - time.monotonic()) + 0.3)   # do not record the guidance
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    source = MicrophoneSource(device, channels=1, seconds=args.seconds)
+    print("Recording...", file=out, flush=True)
+    audio = np.concatenate([b.samples[:, 0] for b in source])
+    player.play(renderer.render(ENROLL_DONE[lang].format(name=args.name)))
+    player.close()
+    return audio
 
 
 def cmd_devices(args, out) -> int:
@@ -304,7 +412,8 @@ def cmd_doctor(args, out) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "session": cmd_session, "demo": cmd_demo, "devices": cmd_devices, "doctor": cmd_doctor}
+COMMANDS = {"analyze": cmd_analyze, "listen": cmd_listen, "session": cmd_session, "demo": cmd_demo,
+            "enroll": cmd_enroll, "devices": cmd_devices, "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

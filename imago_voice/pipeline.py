@@ -25,7 +25,7 @@ import numpy as np
 
 from imago_voice.audio import SAMPLE_RATE, AudioBlock
 from imago_voice.channels import AttributorSettings, ChannelAttributor, ChannelMap
-from imago_voice.errors import ImagoError, ModelError
+from imago_voice.errors import ImagoError, ModelError, VoiceprintError
 from imago_voice.ledger import Turn
 from imago_voice.transcribe import Transcriber, TranscriptionWorker
 from imago_voice.vad import Segmenter, SegmentEvent, VadSettings, VoiceDetector
@@ -78,7 +78,9 @@ class LoopSettings:
     commit_chunk: float = 8.0   # at a pause, speech since the last cut this long is transcribed for good
     max_chunk: float = 28.0     # Whisper sees 30 s at most: cut even without a pause
     tail: float = 0.1           # audio kept after a turn's end (which has the VAD hangover) for transcription
+    lead_silence: float = 0.2   # silence put before each piece sent to transcription
     tick: float = 0.0           # yield an AudioTick this often (seconds of audio); 0: never
+    voice_margin: float = 0.05  # channels + voiceprints: another voice must match this much better to drop
 
 
 class _History:
@@ -235,7 +237,10 @@ class VoiceLoop:
     def _submit(self, stream: _Stream, t0: float, t1: float) -> Future | None:
         if self.worker is None:
             return None
-        return self.worker.submit(self.history.cut(t0, t1 + self.s.tail, stream.channel))
+        audio = self.history.cut(t0, t1 + self.s.tail, stream.channel)
+        # a little silence first: Whisper tends to drop the first word of audio that starts mid-voice
+        lead = np.zeros(int(self.s.lead_silence * SAMPLE_RATE), np.float32)
+        return self.worker.submit(np.concatenate([lead, audio]))
 
     def _commit(self, stream: _Stream, at: float) -> None:
         op = stream.open
@@ -275,6 +280,9 @@ class VoiceLoop:
                     op.start = kept[0]
                     if not op.chunks:
                         op.pending_from = max(op.pending_from, kept[0])
+                if self._someone_else(stream, op.start, ev.end):
+                    log.debug("dropped %s's segment %.2f-%.2f: another enrolled voice", stream.speaker, op.start, ev.end)
+                    return self._segment_event(stream, SegmentEvent("drop", ev.at, ev.start, ev.end))
             if ev.end > op.pending_from + 1e-9 or not op.chunks:
                 self._commit(stream, ev.end)
             self._finish(stream, op, ev.end, ev.at)
@@ -286,6 +294,22 @@ class VoiceLoop:
             stream.open = None
             self._dropped.append(SpeechDropped(stream.speaker, ev.at))
         return None
+
+    def _someone_else(self, stream: _Stream, t0: float, t1: float) -> bool:
+        """Channels and voiceprints together: is this channel's segment another enrolled person's voice?
+
+        Channel mode decides where the channels are clean; where a microphone only heard crosstalk, the
+        voice on it is somebody else's, and their voiceprint says so.
+        """
+        ident = self.identifier
+        if ident is None or stream.speaker not in getattr(ident, "names", ()):
+            return False
+        try:
+            scores = ident.scores(self.history.cut(t0, t1, stream.channel))
+        except VoiceprintError:   # too little speech to tell
+            return False
+        best = max(scores, key=scores.get)
+        return best != stream.speaker and scores[best] - scores[stream.speaker] > self.s.voice_margin
 
     def _finish(self, stream: _Stream, op: _OpenTurn, end: float, at: float) -> None:
         decided = time.monotonic()
