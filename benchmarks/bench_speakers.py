@@ -385,8 +385,17 @@ def pyannote_sample(log=print, **ident_kw):
             name, _ = closed.identify(wav[run[0] * 160:(run[-1] + 1) * 160])
             ok_t += len(run) * (name == people[i])
             tot_t += len(run)
+    # as the product runs: the voice loop's own segments (VAD, turns), each split with spans()
+    from imago_voice.pipeline import VoiceLoop
+    from imago_voice.sources import FileSource
+
+    loop = VoiceLoop(identifier=vpm.SpeakerIdentifier(vps, **ident_kw))
+    list(loop.run(FileSource("sample.wav", data=wav[:, None])))
+    pred_loop = frame_pred([s for s in loop.turns], len(wav) / sr, people)
+    acc_loop = float(np.mean(pred_loop[mask] == rest[mask]))
     log(f"  spans over the whole 30 s: {acc * 100:.1f} % of the remaining solo speech "
-        f"({mask.sum() / 100:.1f} s); each solo turn identified alone: {ok_t / tot_t * 100:.1f} %")
+        f"({mask.sum() / 100:.1f} s); each solo turn identified alone: {ok_t / tot_t * 100:.1f} %; "
+        f"through the voice loop (its VAD turns, each split by spans): {acc_loop * 100:.1f} %")
     log("  spans: " + ", ".join(f"{s.start:.2f}-{s.end:.2f} {s.speaker}" for s in spans))
     return acc, ok_t / tot_t, float(mask.sum() / 100), spans
 
@@ -462,7 +471,7 @@ def machine():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results_speakers.md"))
+    ap.add_argument("--out", default=None, help="also write the report to this file")
     ap.add_argument("--quick", action="store_true", help="1.5 s windows and whole-conversation mode only")
     args = ap.parse_args(argv)
 
@@ -558,8 +567,17 @@ def main(argv=None):
                  f"of audio; +{c['turn_latency'] * 1000:.0f} ms per 5 s turn | | |")
     for line in table:
         log(line)
-    pathlib.Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"\nwritten to {args.out}")
+    report = "\n".join(lines) + "\n"
+    if args.out:
+        pathlib.Path(args.out).write_text(report, encoding="utf-8")
+    if not args.quick:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from common import write_section
+
+        body = report.replace("\n# ", "\n## ", 1)
+        body = body[2:] if body.startswith("# ") else body
+        write_section("speakers", "## " + body.replace("\n## ", "\n### "))
+        print("\nwritten to BENCHMARKS.md")
     return 0
 
 

@@ -174,6 +174,7 @@ class VoiceLoop:
 
     def mute(self, t0: float, t1: float) -> None:
         """Hear nothing between two audio times (the facilitator's own voice is playing then)."""
+        log.debug("muted %.2f-%.2f (now %.2f)", t0, t1, self.now)
         self._muted.append((t0, t1))
 
     def _is_muted(self, t: float) -> bool:

@@ -62,7 +62,7 @@ class SessionRecord:
     ended: str | None = None
 
 
-def is_echo(text: str | None, prompts: Iterable[str], threshold: float = 0.7, min_words: int = 3) -> bool:
+def is_echo(text: str | None, prompts: Iterable[str], threshold: float = 0.8, min_words: int = 4) -> bool:
     """True when a transcript is mostly a prompt's words in the prompt's order (the facilitator heard itself).
 
     Answers share words with the prompts that ask for them ("go first", "that's all"), so the test is
@@ -186,9 +186,9 @@ class Session:
         return actions
 
     def _turn(self, turn: Turn) -> list:
-        # prompts playing while this turn was heard (or ending just before it)
+        # prompts that were playing when this turn began (an echo starts with the prompt, an answer after it)
         recent = [p.text for p in self.record.prompts
-                  if p.at <= turn.end and (p.end if p.end is not None else p.at + 30.0) + 2.0 >= turn.start]
+                  if p.at - 0.5 <= turn.start <= (p.end if p.end is not None else p.at + 30.0) + 0.5]
         if self.live and is_echo(turn.text, recent):
             self.record.echoes.append(turn)
             log.info("discarded an echo of a prompt: %r", turn.text)

@@ -14,6 +14,7 @@ from tests.conftest import needs_espeak
 @pytest.mark.parametrize("text, expect", [
     ("Sam, please say back what you heard.", True),
     ("please say back what you heard", True),
+    ("say back what", False),              # a fragment this short could be anybody's
     ("If I got it, you feel lonely on Saturdays.", False),
     ("Yes.", False),                       # too short to judge: never discarded
     ("", False),
