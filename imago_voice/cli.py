@@ -83,14 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args, tick: float = 0.0):
+def _settings(args, tick: float = 0.0, wait_for_text: bool = False):
     from imago_voice.pipeline import LoopSettings
     from imago_voice.vad import VadSettings
 
     if args.end_silence <= 0.35:
         raise UsageError("--end-silence must be more than 0.35 seconds.")
     return LoopSettings(vad=VadSettings(frame_ms=args.frame_ms, aggressiveness=args.aggressiveness,
-                                        end_silence=args.end_silence), tick=tick)
+                                        end_silence=args.end_silence), tick=tick, wait_for_text=wait_for_text)
 
 
 def _identifier(args):
@@ -121,11 +121,11 @@ def _names(channels, identifier) -> list[str]:
     return names
 
 
-def _loop(args, channels, tick: float = 0.0, identifier=None):
+def _loop(args, channels, tick: float = 0.0, identifier=None, wait_for_text: bool = False):
     from imago_voice.pipeline import VoiceLoop
     from imago_voice.transcribe import WhisperTranscriber
 
-    settings = _settings(args, tick)
+    settings = _settings(args, tick, wait_for_text)
     if identifier is None:
         identifier = _identifier(args)
     transcriber = None if getattr(args, "no_transcript", False) else WhisperTranscriber(args.model)
@@ -240,7 +240,10 @@ def _session_replay(args, out, engine, channels) -> int:
         from imago_voice.speech_out import EspeakRenderer
 
         renderer = EspeakRenderer(args.language, args.rate)
-    session = Session(engine, _loop(args, channels, tick=0.5, identifier=args.identifier), renderer=renderer,
+    # as fast as possible, each turn reaches the engine at the audio time it ended, however long its
+    # transcription took: the same recording always gives the same session
+    loop = _loop(args, channels, tick=0.5, identifier=args.identifier, wait_for_text=not args.realtime)
+    session = Session(engine, loop, renderer=renderer,
                       on_line=_line_printer(out),
                       keep_prompt_audio=bool(args.prompts_wav))
     session.run(source)

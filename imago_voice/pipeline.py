@@ -27,33 +27,11 @@ from imago_voice.audio import SAMPLE_RATE, AudioBlock
 from imago_voice.channels import AttributorSettings, ChannelAttributor, ChannelMap
 from imago_voice.errors import ImagoError, ModelError, VoiceprintError
 from imago_voice.ledger import Turn
+from imago_voice.protocol.events import SpeechStarted, SpeechStopped, Tick
 from imago_voice.transcribe import Transcriber, TranscriptionWorker
 from imago_voice.vad import Segmenter, SegmentEvent, VadSettings, VoiceDetector
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SpeechStarted:
-    """Somebody began to speak (``speaker`` None where unknown yet). ``at`` is on the audio clock."""
-
-    speaker: str | None
-    at: float
-
-
-@dataclass(frozen=True)
-class SpeechDropped:
-    """Speech that started ended without a turn (too short, crosstalk, or muted while a prompt played)."""
-
-    speaker: str | None
-    at: float
-
-
-@dataclass(frozen=True)
-class AudioTick:
-    """Time passes: sent every ``LoopSettings.tick`` seconds of audio, whatever is heard (0: never)."""
-
-    at: float
 
 
 @dataclass(frozen=True)
@@ -79,8 +57,9 @@ class LoopSettings:
     max_chunk: float = 28.0     # Whisper sees 30 s at most: cut even without a pause
     tail: float = 0.1           # audio kept after a turn's end (which has the VAD hangover) for transcription
     lead_silence: float = 0.2   # silence put before each piece sent to transcription
-    tick: float = 0.0           # yield an AudioTick this often (seconds of audio); 0: never
+    tick: float = 0.0           # yield a Tick this often (seconds of audio); 0: never
     voice_margin: float = 0.05  # channels + voiceprints: another voice must match this much better to drop
+    wait_for_text: bool = False  # replay: deliver each turn at the audio time its end was decided (deterministic)
 
 
 class _History:
@@ -143,7 +122,9 @@ class _Stream:
 
 
 class VoiceLoop:
-    """Turns audio into :class:`SpeechStarted` events and attributed, transcribed :class:`Turn` objects.
+    """Turns audio into events: :class:`SpeechStarted` / :class:`SpeechStopped` (speech that ended without a
+    turn: too short, crosstalk, or muted), :class:`Tick` (time passing, if asked for), and attributed,
+    transcribed :class:`Turn` objects. The events are the protocol engine's own (``protocol.events``).
 
     ``channels``: whose microphone each channel is (channel mode); without it the channels are mixed and
     speakers come from ``identifier`` (voiceprints) or stay None. ``transcriber``: None for no text.
@@ -170,7 +151,7 @@ class VoiceLoop:
         self._pending: deque[_PendingTurn] = deque()
         self._muted: list[tuple[float, float]] = []
         self._next_tick = self.s.tick
-        self._dropped: list[SpeechDropped] = []
+        self._dropped: list[SpeechStopped] = []
 
     def mute(self, t0: float, t1: float) -> None:
         """Hear nothing between two audio times (the facilitator's own voice is playing then)."""
@@ -183,7 +164,7 @@ class VoiceLoop:
         return any(a <= t < b for a, b in self._muted)
 
     # ----------------------------------------------------------------------------------------- driving
-    def run(self, source: Iterable[AudioBlock]) -> Iterator[SpeechStarted | SpeechDropped | AudioTick | Turn]:
+    def run(self, source: Iterable[AudioBlock]) -> Iterator[SpeechStarted | SpeechStopped | Tick | Turn]:
         """Consume ``source`` to its end; yield events as they happen (turns in the order they ended)."""
         fn = self.s.vad.frame_samples
         carry: np.ndarray | None = None
@@ -197,9 +178,9 @@ class VoiceLoop:
                 for off in range(0, whole, fn):
                     yield from self._frame(start + off, data[off:off + fn])
                 carry, carry_start = (data[whole:], start + whole) if whole < data.shape[0] else (None, 0)
-                yield from self._ready(block=False)
+                yield from self._ready(block=self.s.wait_for_text)
                 if self.s.tick > 0 and self.now >= self._next_tick:
-                    yield AudioTick(round(self.now, 3))
+                    yield Tick(round(self.now, 3))
                     self._next_tick = self.now + self.s.tick
                 self._trim()
             for stream in self.streams:
@@ -211,11 +192,11 @@ class VoiceLoop:
             if self.worker is not None:
                 self.worker.close()
 
-    def _drain_dropped(self) -> Iterator[SpeechDropped]:
+    def _drain_dropped(self) -> Iterator[SpeechStopped]:
         while self._dropped:
             yield self._dropped.pop(0)
 
-    def _frame(self, sample: int, frame: np.ndarray) -> Iterator[SpeechStarted | SpeechDropped]:
+    def _frame(self, sample: int, frame: np.ndarray) -> Iterator[SpeechStarted | SpeechStopped]:
         t = sample / SAMPLE_RATE
         self.now = t + self.s.vad.frame_seconds
         if self.attributor is not None:
@@ -293,7 +274,7 @@ class VoiceLoop:
                 if c is not None and c.future is not None:
                     c.future.cancel()
             stream.open = None
-            self._dropped.append(SpeechDropped(stream.speaker, ev.at))
+            self._dropped.append(SpeechStopped(stream.speaker, ev.at))
         return None
 
     def _someone_else(self, stream: _Stream, t0: float, t1: float) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 
 from imago_voice.audio import SAMPLE_RATE, AudioBlock
 from imago_voice.ledger import Turn, balance, overlaps
-from imago_voice.pipeline import AudioTick, SpeechDropped, SpeechStarted, VoiceLoop
+from imago_voice.pipeline import VoiceLoop
 from imago_voice.protocol import (
     Engine,
     KeyCommand,
@@ -31,12 +31,12 @@ from imago_voice.protocol import (
     RateChanged,
     Say,
     SessionEnded,
+    SpeechStarted,
+    SpeechStopped,
     StepChanged,
     Tick,
     TurnEnded,
 )
-from imago_voice.protocol import SpeechStarted as EngineSpeechStarted
-from imago_voice.protocol import SpeechStopped as EngineSpeechStopped
 from imago_voice.scoring import normalize
 
 log = logging.getLogger(__name__)
@@ -145,16 +145,14 @@ class Session:
         self._started = False
         for event in self.loop.run(self._watch(source)):
             at = getattr(event, "at", self.loop.now)
-            if isinstance(event, AudioTick):
+            if isinstance(event, Tick):
                 self._extend_mute()
-                actions = self.engine.handle(Tick(event.at))
+                actions = self.engine.handle(event)
                 actions += self._keys(event.at)
                 if self.on_tick is not None:
                     self.on_tick(self.engine.snapshot(event.at))
-            elif isinstance(event, SpeechStarted):
-                actions = self.engine.handle(EngineSpeechStarted(event.speaker, event.at))
-            elif isinstance(event, SpeechDropped):
-                actions = self.engine.handle(EngineSpeechStopped(event.speaker, event.at))
+            elif isinstance(event, (SpeechStarted, SpeechStopped)):
+                actions = self.engine.handle(event)
             elif isinstance(event, Turn):
                 at = self.loop.timings[-1].decided_at if self.loop.timings else event.end
                 actions = self._turn(event)
@@ -192,7 +190,7 @@ class Session:
         if self.live and is_echo(turn.text, recent):
             self.record.echoes.append(turn)
             log.info("discarded an echo of a prompt: %r", turn.text)
-            return self.engine.handle(EngineSpeechStopped(turn.speaker, turn.end))
+            return self.engine.handle(SpeechStopped(turn.speaker, turn.end))
         self.record.turns.append(turn)
         who = turn.speaker or "(unknown)"
         self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")

@@ -17,7 +17,7 @@ import numpy as np
 from imago_voice.audio import SAMPLE_RATE
 from imago_voice.errors import ImagoError
 from imago_voice.protocol import Engine, EngineSettings, Say, SpeechStarted, TurnEnded, load_prompts
-from imago_voice.synth import Line, Spoken, speak
+from imago_voice.synth import Line, Spoken, microphones, speak
 
 #: A whole Intentional Dialogue with a role switch (Sam sends first, then Alex).
 DIALOGUE_SCRIPT: tuple[Line, ...] = (
@@ -92,15 +92,8 @@ def scripted_session(script: Sequence[Line] = DIALOGUE_SCRIPT, voices: dict[str,
         t = end
     if not engine.ended:
         raise ImagoError(f"The script ended at step {engine.step!r} before the exercise did.")
-    n = int((max(t, busy) + 1.5) * SAMPLE_RATE)
-    dry = np.zeros((n, len(names)), np.float32)
-    for sp, clip in zip(truth, clips):
-        a = int(round(sp.start * SAMPLE_RATE))
-        dry[a:a + len(clip), names.index(sp.speaker)] += clip
-    cross = 10 ** (crosstalk_db / 20)
-    wet = dry * (1 - cross) + dry.sum(axis=1, keepdims=True) * cross
-    wet += np.random.default_rng(0).normal(0, 10 ** (noise_db / 20), wet.shape).astype(np.float32)
-    return ScriptedSession(np.clip(wet, -1, 1).astype(np.float32), truth, prompts, [s.step for s in engine.steps])
+    audio = microphones(truth, clips, names, max(t, busy) + 1.5, crosstalk_db=crosstalk_db, noise_db=noise_db)
+    return ScriptedSession(audio, truth, prompts, [s.step for s in engine.steps])
 
 
 class LiveCouple:

@@ -67,28 +67,23 @@ def conversation(lines: Sequence[Line], voices: dict[str, str], *, lead: float =
         t = max(0.0, t + line.gap) if truth else t
         truth.append(Spoken(line.speaker, t, t + len(clip) / SAMPLE_RATE, line.text))
         t = truth[-1].end
-    n = int((t + tail) * SAMPLE_RATE)
-    dry = np.zeros((n, len(names)), np.float32)
+    audio = microphones(truth, clips, names, t + tail, crosstalk_db=crosstalk_db, noise_db=noise_db, seed=seed,
+                        gains_db=gains_db)
+    return audio, truth
+
+
+def microphones(truth: Sequence[Spoken], clips: Sequence[np.ndarray], names: Sequence[str], duration: float, *,
+                crosstalk_db: float = -10.0, noise_db: float = -55.0, seed: int = 0,
+                gains_db: dict[str, float] | None = None) -> np.ndarray:
+    """One microphone per person: each channel its wearer's clips, the others' at ``crosstalk_db``, noise."""
+    names = list(names)
+    dry = np.zeros((int(duration * SAMPLE_RATE), len(names)), np.float32)
     for spoken, clip in zip(truth, clips):
         a = int(round(spoken.start * SAMPLE_RATE))
-        dry[a:a + len(clip), names.index(spoken.speaker)] += clip
+        dry[a:a + len(clip), names.index(spoken.speaker)] += clip[: max(0, dry.shape[0] - a)]
     cross = 10 ** (crosstalk_db / 20)
     mix = dry * (1 - cross) + dry.sum(axis=1, keepdims=True) * cross
-    rng = np.random.default_rng(seed)
-    mix += rng.normal(0, 10 ** (noise_db / 20), mix.shape).astype(np.float32)
+    mix += np.random.default_rng(seed).normal(0, 10 ** (noise_db / 20), mix.shape).astype(np.float32)
     for name, g in (gains_db or {}).items():
         mix[:, names.index(name)] *= 10 ** (g / 20)
-    return np.clip(mix, -1, 1).astype(np.float32), truth
-
-
-DEMO_VOICES = {"Sam": "en+m3", "Alex": "en+f2"}
-DEMO_LINES = [
-    Line("Sam", "Alex, I would like to talk about our weekends. Is now a good time?", 0.0),
-    Line("Alex", "Yes, now is a good time. I am ready to listen."),
-    Line("Sam", "On Saturday you worked all day, and I felt lonely in the house."),
-    Line("Alex", "If I got it, you said that on Saturday I worked all day, and you felt lonely in the house. "
-                 "Did I get it? Is there more?"),
-    Line("Sam", "Yes, you got it. That's all."),
-    Line("Alex", "You make sense, because we had planned to spend the day together."),
-    Line("Sam", "Thank you. I feel heard."),
-]
+    return np.clip(mix, -1, 1).astype(np.float32)

@@ -115,11 +115,11 @@ def test_other_frame_sizes(talk, frame_ms):
 
 
 def test_ticks_drops_and_muting(talk):
-    from imago_voice.pipeline import AudioTick, SpeechDropped
+    from imago_voice.pipeline import SpeechStopped, Tick
 
     audio = talk[0]
     loop = VoiceLoop(settings=LoopSettings(tick=0.5))
-    ticks = [e.at for e in loop.run(src(audio)) if isinstance(e, AudioTick)]
+    ticks = [e.at for e in loop.run(src(audio)) if isinstance(e, Tick)]
     assert len(ticks) == pytest.approx(len(audio) / 16000 / 0.5, abs=2)
     assert all(b - a == pytest.approx(0.5, abs=0.05) for a, b in zip(ticks, ticks[1:]))
     # muting the second turn's time: it is not heard at all
@@ -133,5 +133,5 @@ def test_ticks_drops_and_muting(talk):
     loop.mute(truth[0].start + 0.2, truth[0].end + 0.3)
     events = list(loop.run(src(audio)))
     assert len([e for e in events if isinstance(e, Turn)]) == 2
-    assert [e for e in events if isinstance(e, SpeechDropped)]
+    assert [e for e in events if isinstance(e, SpeechStopped)]
     assert loop.timings[0].decided_at == pytest.approx(loop.turns[0].end - 0.2 + 1.0, abs=0.05)
