@@ -71,3 +71,27 @@ def test_replay_of_a_scripted_dialogue_follows_every_step(tmp_path, capsys):
     assert "Thank you for listening to each other" in out
     mix, _ = sf.read(mixed)
     assert mix.shape[1] == 2 and len(mix) >= len(made.audio)
+
+
+def test_silent_mode_keys_steer_the_engine_and_the_status_line_shows_the_state():
+    import queue
+
+    from imago_voice.console import KEYS, status_line
+    from imago_voice.pipeline import LoopSettings, VoiceLoop
+    from imago_voice.protocol import Engine, load_prompts
+    from imago_voice.session import Session
+    from imago_voice.sources import FileSource
+
+    keys = queue.Queue()
+    for command in ("next", "next"):          # the facilitator skips the opening and the appointment
+        keys.put(command)
+    engine = Engine("dialogue", ["Sam", "Alex"], load_prompts("en", "dialogue"))
+    shown = []
+    session = Session(engine, VoiceLoop(settings=LoopSettings(tick=0.5)), keys=keys,
+                      on_tick=lambda snap: shown.append(status_line(snap, 1.0)))
+    session.run(FileSource("quiet.wav", data=np.zeros((16000 * 3, 1), np.float32)))
+    steps = [s.step for s in engine.steps]
+    assert steps[:3] == ["opening", "appointment", "send"]
+    assert any("step send (Sam -> Alex)" in line for line in shown), shown[-1]
+    assert "floor: Sam" in shown[-1]
+    assert set(KEYS.values()) >= {"next", "back", "pause", "resume", "stop"}
