@@ -18,6 +18,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _device(value: str | None) -> int | str | None:
+    """A device given as an index ("3") or a name fragment ("USB")."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write turns and balance as JSON")
     p.add_argument("--no-transcript", action="store_true", help="find turns and balance only, without speech to text")
@@ -177,18 +182,12 @@ def cmd_listen(args, out) -> int:
     channels = ChannelMap.parse(args.channel) if args.channel else None
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
-    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    device = _device(args.device)
     loop = _loop(args, channels)
     source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
-    def announced():
-        for i, block in enumerate(source):
-            if i == 0:
-                print("Listening. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
-            yield block
-
     previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
     try:
-        turns = _run_loop(loop, announced(), out)
+        turns = _run_loop(loop, _announced(source, "Listening. Press Ctrl-C to stop."), out)
     finally:
         signal.signal(signal.SIGINT, previous)
     stats = {"input_overflows": source.overflows,
@@ -222,6 +221,14 @@ def cmd_session(args, out) -> int:
     if args.input:
         return _session_replay(args, out, engine, channels)
     return _session_live(args, out, engine, channels)
+
+
+def _announced(source, message: str):
+    """The source's blocks, saying ``message`` once the first one has arrived (the device is really open)."""
+    for i, block in enumerate(source):
+        if i == 0:
+            print(message, file=sys.stderr, flush=True)
+        yield block
 
 
 def _line_printer(out):
@@ -265,7 +272,7 @@ def _session_live(args, out, engine, channels) -> int:
 
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
-    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    device = _device(args.device)
     loop = _loop(args, channels, tick=0.5, identifier=args.identifier)
     renderer = player = keys = on_tick = None
     if args.silent:
@@ -273,28 +280,19 @@ def _session_live(args, out, engine, channels) -> int:
 
         keys = KeyReader()
         print(HELP, file=sys.stderr, flush=True)
-        on_tick = lambda snap: print("\r\x1b[2K" + status_line(snap, snap_time[0]), end="", file=sys.stderr, flush=True)
+        on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="", file=sys.stderr, flush=True)
     else:
         from imago_voice.speech_out import EspeakRenderer, SoundDevicePlayer
 
         renderer = EspeakRenderer(args.language, args.rate)
-        out_dev = args.output_device
-        player = SoundDevicePlayer(int(out_dev) if out_dev is not None and out_dev.isdigit() else out_dev)
+        player = SoundDevicePlayer(_device(args.output_device))
     source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
-    snap_time = [0.0]
-
-    def announced():
-        for i, block in enumerate(source):
-            snap_time[0] = block.t1
-            if i == 0:
-                print("Listening. Say 'stop' or press Ctrl-C to end.", file=sys.stderr, flush=True)
-            yield block
 
     session = Session(engine, loop, renderer=renderer, player=player, live=not args.silent,
                       on_line=_line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
     previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
     try:
-        session.run(announced())
+        session.run(_announced(source, "Listening. Say 'stop' or press Ctrl-C to end."))
     finally:
         signal.signal(signal.SIGINT, previous)
         if keys is not None:
@@ -380,15 +378,14 @@ def _record_for_enrollment(args, out):
         raise UsageError("--seconds must be at least 5: a voiceprint needs a few seconds of speech.")
     lang = args.language if args.language in ENROLL_GUIDE else "en"
     renderer = EspeakRenderer(lang)
-    out_dev = args.output_device
-    player = SoundDevicePlayer(int(out_dev) if out_dev is not None and out_dev.isdigit() else out_dev)
+    player = SoundDevicePlayer(_device(args.output_device))
     guide = ENROLL_GUIDE[lang].format(name=args.name, seconds=int(args.seconds))
     print(guide, file=out, flush=True)
     t = np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE
     tone = (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)
     player.play(np.concatenate([renderer.render(guide), np.zeros(SAMPLE_RATE // 4, np.float32), tone]))
     time.sleep(max(0.0, player.busy_until() - time.monotonic()) + 0.3)   # do not record the guidance
-    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    device = _device(args.device)
     source = MicrophoneSource(device, channels=1, seconds=args.seconds)
     print("Recording...", file=out, flush=True)
     audio = np.concatenate([b.samples[:, 0] for b in source])

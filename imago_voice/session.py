@@ -110,12 +110,12 @@ class Session:
     silent mode). ``live``: gate the microphone while prompts play. ``on_line``: called with each line
     of the running transcript (steps, prompts, turns) for the terminal. ``keys``: a queue the
     facilitator's keyboard fills with command names (silent mode). ``on_tick``: called with the engine's
-    snapshot on each tick (silent mode's status display).
+    snapshot and the audio time on each tick (silent mode's status display).
     """
 
     def __init__(self, engine: Engine, loop: VoiceLoop, *, renderer=None, player=None, live: bool = False,
                  on_line: Callable[[str], None] = lambda line: None, keys: queue.Queue | None = None,
-                 on_tick: Callable[[object], None] | None = None, echo_tail: float = 0.6,
+                 on_tick: Callable[[object, float], None] | None = None, echo_tail: float = 0.6,
                  keep_prompt_audio: bool = False) -> None:
         self.engine, self.loop = engine, loop
         self.renderer, self.player, self.live = renderer, player, live
@@ -150,7 +150,7 @@ class Session:
                 actions = self.engine.handle(event)
                 actions += self._keys(event.at)
                 if self.on_tick is not None:
-                    self.on_tick(self.engine.snapshot(event.at))
+                    self.on_tick(self.engine.snapshot(event.at), event.at)
             elif isinstance(event, (SpeechStarted, SpeechStopped)):
                 actions = self.engine.handle(event)
             elif isinstance(event, Turn):

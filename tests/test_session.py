@@ -88,7 +88,7 @@ def test_silent_mode_keys_steer_the_engine_and_the_status_line_shows_the_state()
     engine = Engine("dialogue", ["Sam", "Alex"], load_prompts("en", "dialogue"))
     shown = []
     session = Session(engine, VoiceLoop(settings=LoopSettings(tick=0.5)), keys=keys,
-                      on_tick=lambda snap: shown.append(status_line(snap, 1.0)))
+                      on_tick=lambda snap, at: shown.append(status_line(snap, at)))
     session.run(FileSource("quiet.wav", data=np.zeros((16000 * 3, 1), np.float32)))
     steps = [s.step for s in engine.steps]
     assert steps[:3] == ["opening", "appointment", "send"]
