@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--rate", type=int, default=150, help="speaking rate of the prompts, words per minute")
     se.add_argument("--chunk-limit", type=float, default=45.0, help="seconds a sender may talk before a gentle pause")
     se.add_argument("--timeout-minutes", type=float, default=20.0, help="length of a time-out before checking back")
+    se.add_argument("--intention", action="store_true", help="dialogue: add the optional intention step")
+    se.add_argument("--remirror", type=float, metavar="BELOW",
+                    help="ask for a second mirror when a mirror kept less than this share of the words (e.g. 0.3)")
     _add_loop_options(se)
     d = sub.add_parser("demo", help="a whole facilitated dialogue on a generated two-voice recording")
     d.add_argument("--out", default="out", help="folder for the demo recording, its log and the mix with prompts")
@@ -217,7 +220,8 @@ def cmd_session(args, out) -> int:
     if not args.input and (args.realtime or args.prompts_wav):
         raise UsageError("--realtime and --prompts-wav go with --input.")
     engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
-                    EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes))
+                    EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes,
+                                   intention=args.intention, remirror_below=args.remirror))
     if args.input:
         return _session_replay(args, out, engine, channels)
     return _session_live(args, out, engine, channels)
@@ -326,7 +330,7 @@ def cmd_demo(args, out) -> int:
     args.input, args.realtime, args.names, args.enroll = str(wav), False, None, []
     args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
     args.exercise, args.language, args.rate = "dialogue", "en", 150
-    args.chunk_limit, args.timeout_minutes = 45.0, 20.0
+    args.chunk_limit, args.timeout_minutes, args.intention, args.remirror = 45.0, 20.0, False, None
     args.log, args.prompts_wav = str(folder / "demo_session.json"), str(folder / "demo_session_with_prompts.wav")
     code = cmd_session(args, out)
     print(f"\nLog: {args.log}\nListen to it with the prompts mixed in: {args.prompts_wav}", file=out)
