@@ -165,7 +165,6 @@ def part_channels(lib: dict[str, list[np.ndarray]], model: WhisperTranscriber) -
     worst_attr, worst_share = 1.0, 0.0
     for people in configs:
         order = []
-        k = 0
         for rnd in range(10 if len(people) == 2 else 5):
             for p_i, name in enumerate(people):
                 order.append((p_i, lib[name][(rnd + p_i) % len(lib[name])]))

@@ -186,7 +186,8 @@ def cmd_listen(args, out) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
     device = _device(args.device)
-    loop = _loop(args, channels)
+    identifier = _identifier(args)
+    loop = _loop(args, channels, identifier=identifier)
     source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
     previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
     try:

@@ -60,7 +60,7 @@ def run_checks() -> list[Check]:
     checks.append(Check("espeak-ng", bool(espeak), espeak or "the speech synthesizer is not installed",
                         "sudo apt-get install espeak-ng"))
     try:
-        import webrtcvad  # noqa: F401
+        import webrtcvad  # noqa: F401  (just checking it imports)
 
         checks.append(Check("speech detector", True, "webrtcvad"))
     except ImportError:

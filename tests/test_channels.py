@@ -7,7 +7,7 @@ from imago_voice.ledger import balance, overlaps
 from imago_voice.pipeline import VoiceLoop
 from imago_voice.scoring import attribution, share_error
 from imago_voice.sources import FileSource
-from imago_voice.synth import Line, conversation, speak
+from imago_voice.synth import Line, conversation
 from tests.conftest import needs_espeak
 
 

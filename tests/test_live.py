@@ -1,7 +1,6 @@
 """The live path for real: audio played into a PulseAudio null sink is what `listen` hears through PortAudio."""
 
 import json
-import os
 import select
 import signal
 import subprocess
