@@ -21,7 +21,7 @@ from imago_voice.synth import Line, Spoken, microphones, speak
 
 #: A whole Intentional Dialogue with a role switch (Sam sends first, then Alex).
 DIALOGUE_SCRIPT: tuple[Line, ...] = (
-    Line("Alex", "Sam, you go first."),
+    Line("Sam", "I would like to go first."),
     Line("Sam", "Alex, I would like to talk about our weekends. Is now a good time?"),
     Line("Alex", "Yes, now is a good time."),
     Line("Sam", "When you work on Saturdays, I feel lonely in the house."),
@@ -186,7 +186,7 @@ _CHUNKS = {
 
 def long_dialogue(chunks_per_round: int) -> tuple[Line, ...]:
     """An Intentional Dialogue where each sender sends ``chunks_per_round`` chunks (for long runs)."""
-    lines = [Line("Alex", "Sam, you go first."),
+    lines = [Line("Sam", "I would like to go first."),
              Line("Sam", "Alex, I would like to talk about our weekends. Is now a good time?"),
              Line("Alex", "Yes, now is a good time.")]
     for sender, receiver in (("Sam", "Alex"), ("Alex", "Sam")):
