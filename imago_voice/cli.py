@@ -278,19 +278,22 @@ def _session_live(args, out, engine, channels) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
     device = _device(args.device)
-    loop = _loop(args, channels, tick=0.5, identifier=args.identifier)
     renderer = player = keys = on_tick = None
+    if not args.silent:
+        from imago_voice.speech_out import EspeakRenderer, SoundDevicePlayer
+
+        # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time
+        renderer = EspeakRenderer(args.language, args.rate)
+        player = SoundDevicePlayer(_device(args.output_device))
+    loop = _loop(args, channels, tick=0.5, identifier=args.identifier)
+    if player is not None:
+        player.wait_idle(timeout=10.0)
     if args.silent:
         from imago_voice.console import HELP, KeyReader, status_line
 
         keys = KeyReader()
         print(HELP, file=sys.stderr, flush=True)
         on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="", file=sys.stderr, flush=True)
-    else:
-        from imago_voice.speech_out import EspeakRenderer, SoundDevicePlayer
-
-        renderer = EspeakRenderer(args.language, args.rate)
-        player = SoundDevicePlayer(_device(args.output_device))
     source = MicrophoneSource(device, channels=channels.width if channels else 1, seconds=args.seconds)
 
     session = Session(engine, loop, renderer=renderer, player=player, live=not args.silent,
@@ -384,12 +387,14 @@ def _record_for_enrollment(args, out):
     lang = args.language if args.language in ENROLL_GUIDE else "en"
     renderer = EspeakRenderer(lang)
     player = SoundDevicePlayer(_device(args.output_device))
+    player.wait_idle(timeout=10.0)   # the warm-up clip, so the guidance and its tone are heard on time
     guide = ENROLL_GUIDE[lang].format(name=args.name, seconds=int(args.seconds))
     print(guide, file=out, flush=True)
     t = np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE
     tone = (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)
     player.play(np.concatenate([renderer.render(guide), np.zeros(SAMPLE_RATE // 4, np.float32), tone]))
-    time.sleep(max(0.0, player.busy_until() - time.monotonic()) + 0.3)   # do not record the guidance
+    player.wait_idle()   # do not record the guidance: wait until it has really played out
+    time.sleep(0.3)
     device = _device(args.device)
     source = MicrophoneSource(device, channels=1, seconds=args.seconds)
     print("Recording...", file=out, flush=True)

@@ -8,6 +8,7 @@ before speaking the first time, and is not used.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -102,9 +103,19 @@ class Player(Protocol):
 
 
 class SoundDevicePlayer:
-    """Plays prompts one after another on an output device, from a thread of its own."""
+    """Plays prompts one after another on an output device, from a thread of its own.
 
-    def __init__(self, device: int | str | None = None) -> None:
+    Each clip gets its own output stream; the moment its first block is asked for and the moment the
+    stream reports it has finished come from the stream's own callbacks, so ``busy_until`` follows what
+    was really played, not what was planned. Two things seen through PulseAudio's ALSA plugin are handled
+    here: the first stream a process opens is heard about 1.5 s late (a short silent clip played first
+    absorbs that), and the last tens of milliseconds of a clip can be cut (clips get a silent tail).
+    """
+
+    TAIL = 0.15       # seconds of silence after each clip, so the end of the last word is never cut
+    WARM_UP = 0.5     # seconds of silence played when the player opens
+
+    def __init__(self, device: int | str | None = None, *, warm_up: bool = True) -> None:
         try:
             import sounddevice as sd
         except OSError as exc:
@@ -117,35 +128,90 @@ class SoundDevicePlayer:
             raise DeviceError(f"No output device {device!r}: {exc}. 'imago-voice devices' lists them.") from exc
         self.latency = float(info["default_low_output_latency"])
         self._busy_until = 0.0
+        self._pending = 0          # clips queued or playing
+        self._waiting: collections.deque[tuple[float, float]] = collections.deque()  # queued: (seconds, when asked)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="prompt-player", daemon=True)
         self._thread.start()
+        if warm_up:
+            self.play(np.zeros(int(self.WARM_UP * SAMPLE_RATE), np.float32))
 
     def play(self, audio: np.ndarray) -> tuple[float, float]:
+        audio = np.concatenate([np.asarray(audio, np.float32).reshape(-1),
+                                np.zeros(int(self.TAIL * SAMPLE_RATE), np.float32)])
         with self._lock:
-            start = max(time.monotonic() + self.latency, self._busy_until)
+            now = time.monotonic()
+            start = max(now + self.latency, self._busy_until)
             self._busy_until = start + len(audio) / SAMPLE_RATE
-            self._queue.put((audio, start))
+            self._pending += 1
+            self._waiting.append((len(audio) / SAMPLE_RATE, now))
+            self._queue.put(audio)
             return start, self._busy_until
 
     def busy_until(self) -> float:
-        """When everything queued will have played (wall clock), corrected as clips actually start."""
+        """When everything queued will have played (wall clock), corrected as clips really start and end.
+
+        While a clip is still playing its end is not certain, so until its stream says it has finished
+        this is never earlier than a moment from now.
+        """
         with self._lock:
+            if self._pending:
+                return max(self._busy_until, time.monotonic() + 0.1)
             return self._busy_until
 
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        """Block until everything queued has played; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            audio, planned = item
-            with self._lock:  # a late start (opening the stream takes a moment) delays everything queued
-                late = time.monotonic() + self.latency - planned
-                if late > 0:
-                    self._busy_until += late
+        while (audio := self._queue.get()) is not None:
+            with self._lock:
+                self._waiting.popleft()
             try:
-                self._sd.play(audio, SAMPLE_RATE, device=self.device, blocking=True)
+                self._play_one(audio)
             except self._sd.PortAudioError as exc:
                 log.error("could not play a prompt: %s", exc)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    # the clip has really played out now: what is still queued follows from here
+                    t = time.monotonic()
+                    for seconds, asked in self._waiting:
+                        t = max(t, asked + self.latency) + seconds
+                    self._busy_until = t
+                    self._idle.notify_all()
+
+    def _play_one(self, audio: np.ndarray) -> None:
+        sd = self._sd
+        pos = 0
+        finished = threading.Event()
+
+        def callback(outdata, frames, time_info, status):
+            nonlocal pos
+            n = min(frames, len(audio) - pos)
+            outdata[:n, 0] = audio[pos:pos + n]
+            outdata[n:] = 0
+            pos += n
+            if pos >= len(audio):
+                raise sd.CallbackStop
+
+        stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", device=self.device,
+                                 callback=callback, finished_callback=finished.set)
+        t0 = time.monotonic()
+        with stream:  # the stream says it has finished when its last sample has been played
+            finished.wait(timeout=len(audio) / SAMPLE_RATE + 30.0)
+        log.debug("played a %.2f s clip in %.2f s", len(audio) / SAMPLE_RATE, time.monotonic() - t0)
 
     def close(self) -> None:
+        """Play what is queued, then stop."""
         self._queue.put(None)
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=120)

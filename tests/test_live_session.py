@@ -34,7 +34,7 @@ def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    transcript = "\n".join(couple.seen)
+    transcript = "\n".join(couple.seen) + f"\n(lines said again when asked again: {couple.repeated})"
     (tmp_path / "transcript.txt").write_text(transcript)
     if proc.returncode != 0:
         pytest.fail(f"the session failed: {proc.stderr.read()}\n{transcript}")
