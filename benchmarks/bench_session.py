@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common import ROOT, machine, percentile, today, write_section
 
-from imago_voice.simulate import DIALOGUE_VOICES, LiveCouple, long_dialogue
+from imago_voice.simulate import CONSENT_LINES, DIALOGUE_VOICES, LiveCouple, long_dialogue
 from imago_voice.speech_out import EspeakRenderer
 from imago_voice.virtual_audio import null_sink
 
@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=14, help="chunks each partner sends (14: about 20 minutes)")
     ap.add_argument("--rate", type=int, default=150)
     args = ap.parse_args()
-    script = long_dialogue(args.chunks)
+    script = CONSENT_LINES + long_dialogue(args.chunks)   # a log is kept, so the session first asks for consent
     with tempfile.TemporaryDirectory() as tmp, null_sink() as env:
         couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=EspeakRenderer("en", args.rate))
         log = Path(tmp) / "session.json"

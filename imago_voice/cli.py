@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--language", default="en", help="prompt language (a folder under prompts/; default en)")
     se.add_argument("--names", help="who is taking part, e.g. --names Sam,Alex (else from --channel)")
     se.add_argument("--silent", action="store_true", help="speak nothing; show step, turn, timer and balance, keys to steer")
-    se.add_argument("--log", metavar="PATH", help="write the session log as JSON")
+    se.add_argument("--log", metavar="PATH",
+                    help="write the session log as JSON; live, the facilitator first asks each person whether "
+                         "their words may be kept, and without everyone's yes the log has the times only")
     se.add_argument("--input", metavar="AUDIO", help="replay a recording instead of listening live")
     se.add_argument("--realtime", action="store_true", help="with --input: replay at the recording's own pace")
     se.add_argument("--prompts-wav", metavar="PATH", help="with --input: write the recording with the prompts mixed in")
@@ -222,7 +224,9 @@ def cmd_session(args, out) -> int:
         raise UsageError("--realtime and --prompts-wav go with --input.")
     engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
                     EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes,
-                                   intention=args.intention, remirror_below=args.remirror))
+                                   intention=args.intention, remirror_below=args.remirror,
+                                   # live, the words go into a log only if everybody says yes out loud
+                                   ask_consent=bool(args.log) and not args.input))
     if args.input:
         return _session_replay(args, out, engine, channels)
     return _session_live(args, out, engine, channels)

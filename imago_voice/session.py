@@ -27,6 +27,7 @@ from imago_voice.pipeline import VoiceLoop
 from imago_voice.protocol import (
     Engine,
     KeyCommand,
+    ConsentGiven,
     MirrorScored,
     RateChanged,
     Say,
@@ -204,6 +205,9 @@ class Session:
             elif isinstance(action, StepChanged):
                 roles = f" (sender {action.sender}, receiver {action.receiver})" if action.sender else ""
                 self.on_line(f"{at:8.2f}  == {action.step}{roles}")
+            elif isinstance(action, ConsentGiven):
+                answer = "yes, the words may be kept" if action.agreed else "no, the words are not kept"
+                self.on_line(f"{at:8.2f}  (consent: {action.person}: {answer})")
             elif isinstance(action, MirrorScored):
                 self.on_line(f"{at:8.2f}  (mirror kept {action.fidelity * 100:.0f} % of the content words)")
             elif isinstance(action, RateChanged) and self.renderer is not None:
@@ -246,6 +250,12 @@ class Session:
         doc["mirrors"] = [{"at": m.at, "fidelity": round(m.fidelity, 3)} for m in self.engine.mirrors]
         doc["balance_by_role"] = self.engine.balance().to_dict()["by_role"]
         doc["echoes_discarded"] = len(self.record.echoes)
+        doc["words_kept"] = self.engine.words_may_be_kept
+        if self.engine.consents:
+            doc["consent"] = self.engine.consents
+        if not self.engine.words_may_be_kept:   # nobody's words without everybody's yes: times only
+            for turn in doc["turns"]:
+                turn["text"] = None
         doc["ended"] = self.record.ended
         return doc
 

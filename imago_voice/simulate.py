@@ -43,6 +43,8 @@ DIALOGUE_SCRIPT: tuple[Line, ...] = (
     Line("Alex", "I appreciate your kindness and your patience."),
 )
 DIALOGUE_VOICES = {"Sam": "en-us+m3", "Alex": "en-us+f2"}
+#: What the couple answers when a live session with a log first asks whether their words may be kept.
+CONSENT_LINES: tuple[Line, ...] = (Line("Sam", "Yes, you may keep it."), Line("Alex", "Yes, that is fine with me."))
 
 
 @dataclass(frozen=True)

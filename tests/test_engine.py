@@ -7,6 +7,7 @@ import pytest
 from imago_voice.errors import PromptError, UsageError
 from imago_voice.protocol import (
     EXERCISES,
+    ConsentGiven,
     Engine,
     EngineSettings,
     KeyCommand,
@@ -191,6 +192,50 @@ def test_branch(script, settings, step, phase, waiting, sender, keys):
     assert not engine.ended
     if keys is not None:
         assert said(last) == keys
+
+
+# ------------------------------------------------------------------------------------- consent table
+ASK = EngineSettings(ask_consent=True)
+YES_BOTH = [(SAM, "Yes, you may keep it."), (ALEX, "Yeah, that's fine.")]
+# (id, script, step, phase, waiting for, consent so far, keys said by the last event, engine.consent)
+CONSENT = [
+    ("consent-asks-first", [], "consent", "ask", SAM, {}, [("consent", "enter"), ("consent", "stems")], None),
+    ("consent-one-yes", YES_BOTH[:1], "consent", "ask", ALEX, {SAM: True}, [("consent", "next_person")], None),
+    ("consent-all-yes", YES_BOTH, "opening", "ask", None, {SAM: True, ALEX: True},
+     [("consent", "kept"), ("opening", "after_consent")], True),
+    ("consent-one-no", [(SAM, "Yes."), (ALEX, "No, I'd rather not.")], "opening", "ask", None,
+     {SAM: True, ALEX: False}, [("consent", "not_kept"), ("opening", "after_consent")], False),
+    ("consent-other-person-cannot-answer", [(ALEX, "Yes, sure.")], "consent", "ask", SAM, {}, [], None),
+    ("consent-unknown-speaker-is-the-one-asked", [(None, "Yes.")], "consent", "ask", ALEX, {SAM: True},
+     [("consent", "next_person")], None),
+    ("consent-unclear", [(SAM, "Hmm, what is it for?")], "consent", "ask", SAM, {}, [("consent", "reprompt")], None),
+    ("consent-unclear-too-often-is-no", [(SAM, "Hmm."), (SAM, "What?"), (SAM, "Well.")], "consent", "ask", ALEX,
+     {SAM: False}, [("consent", "next_person")], None),
+    ("consent-silence-reminds", [("tick", 30)], "consent", "ask", SAM, {}, [("consent", "reminder")], None),
+    ("consent-key-yes", [("key", "yes"), ("key", "yes")], "opening", "ask", None, {SAM: True, ALEX: True}, None, True),
+    ("consent-key-next-skips-as-no", [(SAM, "Yes."), ("key", "next")], "opening", "ask", None,
+     {SAM: True, ALEX: False}, [("consent", "not_kept"), ("opening", "after_consent")], False),
+    ("consent-then-first-speaker", YES_BOTH + [(SAM, "I would like to go first.")], "appointment", "ask", SAM,
+     {SAM: True, ALEX: True}, None, True),
+    ("consent-stop", [(SAM, "Stop.")], None, None, None, {}, [("commands", "stopped")], None),
+]
+
+
+@pytest.mark.parametrize("script,step,phase,waiting,consents,keys,agreed", [r[1:] for r in CONSENT],
+                         ids=[r[0] for r in CONSENT])
+def test_consent(script, step, phase, waiting, consents, keys, agreed):
+    engine, log, last = run(script, settings=ASK)
+    assert (engine.step, engine.phase, engine.waiting_for) == (step, phase, waiting) or engine.ended
+    assert engine.consents == consents and engine.consent is agreed
+    assert [(c.person, c.agreed) for c in log if isinstance(c, ConsentGiven)] == list(consents.items())
+    if keys is not None:
+        assert said(last) == keys
+
+
+def test_consent_is_not_asked_unless_wanted():
+    engine, log, _ = run(OPEN)
+    assert engine.consent is None and not any(isinstance(a, ConsentGiven) for a in log)
+    assert ("consent", "enter") not in said(log)
 
 
 # ------------------------------------------------------------------------------------- endings table
@@ -617,7 +662,7 @@ def test_every_target_in_the_tables_resolves():
                 elif kind == "step":
                     assert arg.partition("@")[0] in exercise.steps, (exercise.id, step.id, target)
                 else:
-                    assert target in {"then", "start", "round_start", "round_end", "end:done", "end:not_now"}
+                    assert target in {"then", "start", "round_start", "round_end", "end:done", "end:not_now", "consent"}
         assert exercise.first in exercise.steps and exercise.round_start in exercise.steps
 
 

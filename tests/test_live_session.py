@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from imago_voice.simulate import DIALOGUE_SCRIPT, DIALOGUE_VOICES, LiveCouple, scripted_session
+from imago_voice.simulate import CONSENT_LINES, DIALOGUE_SCRIPT, DIALOGUE_VOICES, LiveCouple, scripted_session
 from imago_voice.speech_out import EspeakRenderer
 from tests.conftest import needs_espeak, word_recall
 
@@ -22,7 +22,9 @@ RATE = 170  # words per minute of the prompts: a little brisk, to keep the test 
 
 
 def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
-    couple = LiveCouple(DIALOGUE_SCRIPT, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakRenderer("en", RATE))
+    # a log is kept, so the session first asks each of them whether their words may be kept: both say yes
+    script = CONSENT_LINES + DIALOGUE_SCRIPT
+    couple = LiveCouple(script, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakRenderer("en", RATE))
     log = tmp_path / "live.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0", "--channel", "Alex=1",
@@ -40,7 +42,7 @@ def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
         pytest.fail(f"the session failed: {proc.stderr.read()}\n{transcript}")
     doc = json.loads(log.read_text())
     heard = [(t["speaker"], t["text"]) for t in doc["turns"]]
-    expected = [(line.speaker, line.text) for line in DIALOGUE_SCRIPT]
+    expected = [(line.speaker, line.text) for line in script]
     # every turn is a partner's line, in order, by the right person: the facilitator's own voice never
     # became a turn (a prompt heard as speech would be an extra turn, or a turn with the prompt's words)
     if [w for w, _ in heard] != [w for w, _ in expected] or \
@@ -48,7 +50,8 @@ def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
         pytest.fail("turns differ from the script:\n" + "\n".join(f"{h}  <->  {e}" for h, e in zip(heard, expected))
                     + f"\n\n{transcript}")
     # the same steps as the replay of the same script
-    if [s["step"] for s in doc["steps"]] != scripted_session().steps:
+    assert doc["consent"] == {"Sam": True, "Alex": True} and doc["words_kept"] is True
+    if [s["step"] for s in doc["steps"]] != ["consent"] + scripted_session().steps:
         pytest.fail(f"steps differ: {[s['step'] for s in doc['steps']]}\n\n{transcript}")
     assert doc["ended"] == "done"
     assert doc["stats"]["input_overflows"] == 0

@@ -95,3 +95,33 @@ def test_silent_mode_keys_steer_the_engine_and_the_status_line_shows_the_state()
     assert any("step send (Sam -> Alex)" in line for line in shown), shown[-1]
     assert "floor: Sam" in shown[-1]
     assert set(KEYS.values()) >= {"next", "back", "pause", "resume", "stop"}
+
+
+@needs_espeak
+@pytest.mark.parametrize("answers, kept", [(("Yes, you may.", "Yes, fine."), True), (("Yes, you may.", "No, I'd rather not."), False)])
+def test_words_are_logged_only_when_everyone_said_yes(answers, kept):
+    from imago_voice.pipeline import LoopSettings, VoiceLoop
+    from imago_voice.protocol import Engine, EngineSettings, load_prompts
+    from imago_voice.session import Session
+    from imago_voice.sources import FileSource
+    from imago_voice.synth import Line, conversation
+    from tests.conftest import FakeTranscriber
+
+    said = [*answers, "I would like to go first.", "Alex, is now a good time to talk?"]
+    lines = [Line("Sam", said[0], 0.5), Line("Alex", said[1], 2.0), Line("Sam", said[2], 2.0), Line("Sam", said[3], 2.0)]
+    audio, _ = conversation(lines, {"Sam": "en+m3", "Alex": "en+f2"})
+    replies = iter(said)
+    loop = VoiceLoop(transcriber=FakeTranscriber(lambda audio: next(replies)), settings=LoopSettings(tick=0.5))
+    engine = Engine("dialogue", ["Sam", "Alex"], load_prompts("en", "dialogue"), EngineSettings(ask_consent=True))
+    lines_out = []
+    session = Session(engine, loop, on_line=lines_out.append)
+    session.run(FileSource("mem.wav", data=audio.mean(axis=1, keepdims=True)))
+    doc = session.log_dict("mem.wav", len(audio) / 16000, "dialogue")
+    assert [s["step"] for s in doc["steps"]][:3] == ["consent", "opening", "appointment"]
+    assert doc["consent"] == {"Sam": True, "Alex": kept} and doc["words_kept"] is kept
+    assert len(doc["turns"]) == 4
+    texts = [t["text"] for t in doc["turns"]]
+    assert texts == (said if kept else [None] * 4)
+    assert all(t["end"] > t["start"] for t in doc["turns"])     # the times are kept either way
+    assert sum(doc["balance_by_role"]["Sam"].values()) > 0
+    assert any("consent: Alex" in line for line in lines_out)

@@ -13,6 +13,7 @@ from imago_voice.protocol.engine import EXERCISES, Engine, EngineSettings, Exerc
 from imago_voice.protocol.events import (
     Action,
     Balance,
+    ConsentGiven,
     Event,
     KeyCommand,
     MirrorScored,
@@ -53,6 +54,7 @@ __all__ = [
     "EXERCISES",
     "Action",
     "Balance",
+    "ConsentGiven",
     "Engine",
     "EngineSettings",
     "Event",

@@ -15,6 +15,9 @@ How it decides
   it names somebody ("Sam goes first"); its time is then kept as ``unattributed``.
 * **Who goes first** is decided by the first turn after the opening: a participant's name said in it
   wins (the first name said), else "you go first" hands it to the other of two, else its speaker.
+* **Consent** (``ask_consent``): before the opening question each person is asked, by name, whether the
+  words of the session may be kept; only a clear yes counts, and :attr:`Engine.consent` is true only
+  when everybody said yes. Each answer is a :class:`ConsentGiven` action.
 * **Split chunks.** Speech by the sender after the send ended but before the receiver mirrors is added
   to the chunk the mirror is scored against.
 
@@ -28,6 +31,7 @@ person, says some prompt keys on entering, and names where to go next (a *target
 ``round_end``            the sender's round is over: switch roles, or close when everybody has sent
 ``round_start``          the first step of a round (after the switch)
 ``end:<reason>``         end the session (``done``, ``not_now``)
+``consent``              everybody has answered the consent question: say what is kept, then ask who goes first
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from imago_voice.protocol import intents
 from imago_voice.protocol.events import (
     Action,
     Balance,
+    ConsentGiven,
     Event,
     KeyCommand,
     MirrorScored,
@@ -75,7 +80,7 @@ class Phase:
     ``branches``: (answer, target) pairs — a branch point. ``default``: target after too many unclear
     answers. ``reminder``/``reprompt``: keys for silence and for an unclear answer (or a second silence).
     ``hook``: extra work on a turn: ``"choose_first"``, ``"chunk"`` (keep the sender's words),
-    ``"mirror"`` (score fidelity), ``"each"`` (next person). ``sending``: the chunk limit and floor
+    ``"mirror"`` (score fidelity), ``"each"`` (next person), ``"consent"`` (a yes or no from each person). ``sending``: the chunk limit and floor
     reminders apply.
     """
 
@@ -180,7 +185,10 @@ def _mirror(step_id: str, send: str, then: str) -> Step:
 
 
 _SHARED: tuple[Step, ...] = (
-    Step("opening", (Phase("ask", ANYONE, hook="choose_first"),), then="start", roles=False, extra=("first",)),
+    Step("opening", (Phase("ask", ANYONE, hook="choose_first"),), then="start", roles=False,
+         extra=("first", "after_consent")),
+    Step("consent", (Phase("ask", EACH, hook="consent"),), then="consent", roles=False,
+         extra=("next_person", "kept", "not_kept")),
     Step("switch", (Phase("announce", None, say=("enter",)),), then="round_start"),
     Step("close", (Phase("appreciate", EACH, hook="each"),), then="end:done", roles=False,
          extra=("next_person", "balance")),
@@ -253,7 +261,8 @@ class EngineSettings:
     ``timeout_minutes``: length of a time-out before the facilitator checks back.
     ``silence_reminder``: silence while somebody is awaited before a reminder (0: never);
     ``max_reminders`` per wait (the first says the step's reminder, later ones its re-prompt).
-    ``intention``: include the optional intention step. ``remirror_below``: fidelity under which the
+    ``intention``: include the optional intention step. ``ask_consent``: open by asking each person
+    whether the session's words may be kept. ``remirror_below``: fidelity under which the
     receiver is asked once to mirror again (``None``: never). ``max_unclear``: unclear answers at a
     branch point before the engine takes the default way on. ``rate_step``, ``min_rate``, ``max_rate``:
     how "slower"/"faster" change the speaking rate. ``seconds_per_word``: the engine's estimate of how
@@ -265,6 +274,7 @@ class EngineSettings:
     silence_reminder: float = 12.0
     max_reminders: int = 2
     intention: bool = False
+    ask_consent: bool = False
     remirror_below: float | None = None
     max_unclear: int = 2
     rate_step: float = 0.15
@@ -357,6 +367,7 @@ class Engine:
         self._mirrors: list[MirrorScored] = []
         self._time: dict[str, dict[str, float]] = {n: {"sender": 0.0, "receiver": 0.0, "other": 0.0} for n in names}
         self._unattributed = 0.0
+        self._consent: dict[str, bool] = {}
         self._out: list[Action] = []
 
     # ------------------------------------------------------------------------------------ public API
@@ -408,6 +419,23 @@ class Engine:
         return self._rate
 
     @property
+    def consent(self) -> bool | None:
+        """Whether everybody agreed that the words may be kept; ``None`` when nobody was asked (yet)."""
+        if not self._s.ask_consent or len(self._consent) < len(self._participants):
+            return None
+        return all(self._consent.values())
+
+    @property
+    def words_may_be_kept(self) -> bool:
+        """True unless consent was asked for and not everybody said yes (or not everybody answered)."""
+        return not self._s.ask_consent or self.consent is True
+
+    @property
+    def consents(self) -> dict[str, bool]:
+        """Each person's answer so far."""
+        return dict(self._consent)
+
+    @property
     def mirrors(self) -> tuple[MirrorScored, ...]:
         """Every mirror scored so far."""
         return tuple(self._mirrors)
@@ -443,7 +471,7 @@ class Engine:
             raise UsageError("The session has already started.")
         self._started = True
         self._now = self._quiet_since = at
-        self._enter_step("opening")
+        self._enter_step("consent" if self._s.ask_consent else "opening")
         return self._flush()
 
     def handle(self, event: Event) -> list[Action]:
@@ -520,6 +548,10 @@ class Engine:
         if phase.who == ANYONE:
             self._choose_first(speaker, event.text)
             return
+        if phase.hook == "consent":
+            if speaker == self._awaited():  # each person answers for themselves
+                self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
+            return
         if speaker != self._awaited():
             if phase.hook == "mirror" and speaker == self._sender:
                 self._chunk.append(event.text)  # the rest of a chunk split by a pause
@@ -538,6 +570,8 @@ class Engine:
             self._command(command)
         elif command in intents.ANSWERS and not self._paused and command in dict(self._phase.branches):
             self._answer(command)
+        elif command in ("yes", "no") and not self._paused and self._phase.hook == "consent":
+            self._consent_answer(command)
 
     # ------------------------------------------------------------------------------------ decisions
 
@@ -578,6 +612,32 @@ class Engine:
                 self._say_step(phase.reprompt, self._awaited())
             return
         self._go(dict(phase.branches)[answer])
+
+    def _consent_answer(self, answer: str | None) -> None:
+        person = self._awaited()
+        if answer is None:
+            self._c.unclear += 1
+            if self._c.unclear <= self._s.max_unclear:
+                self._say_step("reprompt", person)
+                return
+        agreed = answer == "yes"   # after too many unclear answers: no
+        self._consent[person] = agreed
+        self._emit(ConsentGiven(self._now, person, agreed))
+        self._each += 1
+        if self._each < len(self._order):
+            self._c = _Counters()
+            self._last = [self._say_step("next_person", self._awaited())]
+            self._emit(WaitFor(self._awaited(), self._now))
+        else:
+            self._go("consent")
+
+    def _finish_consent(self) -> None:
+        for person in self._participants:   # "next" skips the question: nobody left said yes
+            if person not in self._consent:
+                self._consent[person] = False
+                self._emit(ConsentGiven(self._now, person, False))
+        self._say_step("kept" if self.consent else "not_kept", None)
+        self._enter_step("opening", "after_consent")
 
     def _choose_first(self, speaker: str | None, text: str) -> None:
         named = intents.mentioned_names(text, self._participants)
@@ -685,6 +745,8 @@ class Engine:
                 self._enter_step("close")
         elif kind == "end":
             self._end(arg)
+        elif kind == "consent":
+            self._finish_consent()
         else:  # pragma: no cover - the tables are checked by the tests
             raise ValueError(f"bad target {target!r}")
 

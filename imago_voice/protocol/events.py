@@ -117,6 +117,16 @@ class MirrorScored:
 
 
 @dataclass(frozen=True)
+class ConsentGiven:
+    """A person answered whether the words of this session may be kept (``agreed``); an unclear answer,
+    or none, counts as no."""
+
+    at: float
+    person: str
+    agreed: bool
+
+
+@dataclass(frozen=True)
 class RateChanged:
     """The speaking rate changed ("slower"/"faster"): ``rate`` multiplies the configured base rate."""
 
@@ -148,7 +158,7 @@ class SessionEnded:
     reason: str
 
 
-Action = Union[Say, StepChanged, WaitFor, MirrorScored, RateChanged, Paused, Resumed, SessionEnded]
+Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChanged, Paused, Resumed, SessionEnded]
 
 # ---------------------------------------------------------------------------------------- read-outs
 
