@@ -677,3 +677,77 @@ def test_caring_behaviors_exercise():
     side = ["now", "mirror", "past", "mirror_past", "wish", "mirror_wish"]
     assert steps_of(log) == ["opening", *side, "switch", *side, "close"]
     assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+
+
+def _roles_at(log, step):
+    return [(a.sender, a.receiver) for a in log if isinstance(a, StepChanged) and a.step == step]
+
+
+def test_parent_child_exercise():
+    def one_side(s, r, more):
+        loop = [(s, "There is more."), (s, "Nobody asked me how my day was."),
+                (r, "Nobody asked you how your day was.")] if more else []
+        return [
+            (s, "I am your child, and growing up in our family, what it was like for me was lonely."),
+            (r, "You are my child, and growing up in our family, it was lonely for you. Is there more?"),
+            *loop,
+            (s, "That's all."),
+            (s, "The worst thing for me was the shouting at night."),
+            (r, "The worst thing for you was the shouting at night."), (s, "That's all."),
+            (s, "What I needed most from you, and did not get, was to feel safe."),
+            (r, "What you needed most from me was to feel safe."), (s, "That's all."),
+            (r, "Let me see if I got it all. It was lonely, there was shouting, and you needed to feel safe."),
+            (r, "It makes sense that you felt scared, because the house was loud."),
+            (r, "I imagine you might have felt scared and alone."),
+            (r, "As your partner, one way I can give you some of that now is to ask about your day."),
+        ]
+
+    script = OPEN + one_side(SAM, ALEX, True) + one_side(ALEX, SAM, False) + [(SAM, "Thanks."), (ALEX, "Thanks.")]
+    engine, log, _ = run(script, exercise="parent-child")
+    side = ["childhood", "mirror", "worst", "mirror_worst", "needed", "mirror_needed",
+            "summarize", "validate", "empathize", "give"]
+    assert steps_of(log) == ["opening", "childhood", "mirror", *side, "switch", *side, "close"]
+    assert _roles_at(log, "childhood") == [(SAM, ALEX), (SAM, ALEX), (ALEX, SAM)]  # both were the child
+    assert ("childhood", "again") in said(log)  # the "there is more" loop
+    assert [a.to for a in log if isinstance(a, Say) and a.step == "give" and a.key == "enter"] == [ALEX, SAM]
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    assert len(engine.mirrors) == 7 and all(m.fidelity > 0.5 for m in engine.mirrors)
+    # the reminder about strong feelings and the time-out is said on entering, not in every prompt
+    texts = prompts("parent-child").steps["childhood"]
+    assert "time out" in texts["enter"] and "strong feelings" in texts["enter"]
+    assert not any("time out" in t for k, t in texts.items() if k != "enter")
+
+
+def test_exits_exercise():
+    def one_side(s, r, more):
+        loop = [(s, "There is more."), (s, "I think I am avoiding our fights."),
+                (r, "You think you are avoiding our fights.")] if more else []
+        return [
+            (s, "One exit I use is my phone in bed. When I use it, I think I am avoiding feeling tired and sad."),
+            (r, "One exit you use is your phone in bed, and you are avoiding feeling tired and sad."),
+            *loop,
+            (s, "That's all."),
+            (s, "For now, I am willing to leave my phone in the kitchen at night."),
+            (r, "For now, you are willing to leave your phone in the kitchen at night."), (s, "That's all."),
+            (r, "Thank you for telling me. It makes sense to me, because you work so hard."),
+        ]
+
+    script = OPEN + one_side(SAM, ALEX, True) + one_side(ALEX, SAM, False) + [(SAM, "Thanks."), (ALEX, "Thanks.")]
+    engine, log, _ = run(script, exercise="exits")
+    side = ["exit", "mirror", "willing", "mirror_willing", "thank"]
+    assert steps_of(log) == ["opening", "exit", "mirror", *side, "switch", *side, "close"]
+    assert _roles_at(log, "willing") == [(SAM, ALEX), (ALEX, SAM)]  # both people were the sender
+    assert ("exit", "again") in said(log)  # the "there is more" loop
+    assert [a.to for a in log if isinstance(a, Say) and a.step == "thank" and a.key == "enter"] == [ALEX, SAM]
+    assert isinstance(log[-1], SessionEnded) and log[-1].reason == "done"
+    assert len(engine.mirrors) == 5 and all(m.fidelity > 0.5 for m in engine.mirrors)
+
+
+@pytest.mark.parametrize("exercise,first", [("parent-child", "childhood"), ("exits", "exit")])
+def test_new_exercises_keep_the_floor_and_the_mirror_check(exercise, first):
+    # the receiver talking during the send hears whose floor it is; a "no" at the check asks for the missed part
+    engine, _, last = run(OPEN + [(ALEX, "That is not how it was!")], exercise=exercise)
+    assert (engine.step, engine.waiting_for) == (first, SAM) and said(last) == [("commands", "floor")]
+    script = OPEN + [(SAM, "I feel alone."), (ALEX, "You feel alone."), (SAM, "Not quite.")]
+    engine, _, last = run(script, exercise=exercise)
+    assert (engine.step, engine.waiting_for) == (first, SAM) and said(last) == [(first, "missed")]

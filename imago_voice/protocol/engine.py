@@ -249,6 +249,31 @@ EXERCISES: Mapping[str, Exercise] = MappingProxyType(
             _send("wish", "mirror_wish"),
             _mirror("mirror_wish", "wish", "round_end"),
         ),
+        # The sender speaks as the child they were; the receiver listens as that child's parent, then
+        # steps out of the role to say what they can give now.
+        "parent-child": _exercise(
+            "parent-child", "childhood", "childhood",
+            _send("childhood", "mirror"),
+            _mirror("mirror", "childhood", "step:worst"),
+            _send("worst", "mirror_worst"),
+            _mirror("mirror_worst", "worst", "step:needed"),
+            _send("needed", "mirror_needed"),
+            _mirror("mirror_needed", "needed", "step:summarize"),
+            _speak("summarize", RECEIVER, "step:validate"),
+            _speak("validate", RECEIVER, "step:empathize"),
+            _speak("empathize", RECEIVER, "step:give"),
+            _speak("give", RECEIVER, "round_end"),
+        ),
+        # Closing the Exits: one way the sender avoids being close, then one exit they will close or
+        # use less for now, and the receiver's thanks.
+        "exits": _exercise(
+            "exits", "exit", "exit",
+            _send("exit", "mirror"),
+            _mirror("mirror", "exit", "step:willing"),
+            _send("willing", "mirror_willing"),
+            _mirror("mirror_willing", "willing", "step:thank"),
+            _speak("thank", RECEIVER, "round_end"),
+        ),
     }
 )
 
