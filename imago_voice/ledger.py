@@ -27,9 +27,17 @@ class Turn:
 
 @dataclass(frozen=True)
 class Overlap:
+    """Two or more people speaking at once. ``by``: who started speaking over the other, when known.
+
+    With one microphone per person overlaps follow from the turns themselves; with one shared microphone
+    the turns never overlap, and overlaps are *flagged* by the loop (an overlap detector, names from the
+    voiceprints) and given to :func:`overlaps` and :func:`balance` alongside the turns.
+    """
+
     start: float
     end: float
     speakers: tuple[str, ...]
+    by: str | None = None
 
     @property
     def duration(self) -> float:
@@ -66,31 +74,36 @@ def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
     return total
 
 
-def overlaps(turns: Sequence[Turn]) -> list[Overlap]:
-    """Stretches where two or more named people speak at once, merged, with everyone involved."""
+def overlaps(turns: Sequence[Turn], flagged: Sequence[Overlap] = ()) -> list[Overlap]:
+    """Stretches where two or more people speak at once, merged, with everyone involved: from turns that
+    overlap in time, and from ``flagged`` overlaps (found inside one shared microphone's turns)."""
     named = sorted((t for t in turns if t.speaker is not None and t.end > t.start), key=lambda t: t.start)
-    pieces: list[tuple[float, float, set[str]]] = []
+    pieces: list[tuple[float, float, set[str], str | None]] = []
     for i, a in enumerate(named):
         for b in named[i + 1:]:
             if b.start >= a.end:
                 break
             if b.speaker != a.speaker:
-                pieces.append((b.start, min(a.end, b.end), {a.speaker, b.speaker}))
+                pieces.append((b.start, min(a.end, b.end), {a.speaker, b.speaker}, b.speaker))
+    pieces += [(o.start, o.end, set(o.speakers), o.by) for o in flagged if o.end > o.start]
     merged: list[Overlap] = []
-    for s, e, who in sorted(pieces, key=lambda p: p[0]):
+    for s, e, who, by in sorted(pieces, key=lambda p: p[0]):
         if merged and s <= merged[-1].end:
             last = merged[-1]
-            merged[-1] = Overlap(last.start, max(last.end, e), tuple(sorted(set(last.speakers) | who)))
+            merged[-1] = Overlap(last.start, max(last.end, e), tuple(sorted(set(last.speakers) | who)), last.by or by)
         else:
-            merged.append(Overlap(s, e, tuple(sorted(who))))
+            merged.append(Overlap(s, e, tuple(sorted(who)), by))
     return merged
 
 
-def balance(turns: Sequence[Turn], participants: Sequence[str] = (), max_gap: float = 2.0) -> dict[str, PersonBalance]:
+def balance(turns: Sequence[Turn], participants: Sequence[str] = (), max_gap: float = 2.0,
+            flagged: Sequence[Overlap] = ()) -> dict[str, PersonBalance]:
     """The ledger, one row per participant (everyone named in ``participants`` or in a turn).
 
     A person's consecutive turns form one stretch when nobody else starts in between and the silence
     between them is at most ``max_gap`` seconds (a longer silence, or the facilitator speaking, ends it).
+    ``flagged`` overlaps (one shared microphone) add to the overlap time of everyone in them, and count
+    as an interruption by the person who started speaking over the other (``by``).
     """
     names = list(dict.fromkeys([*participants, *(t.speaker for t in turns if t.speaker is not None)]))
     named = sorted((t for t in turns if t.speaker is not None), key=lambda t: (t.start, t.end))
@@ -101,9 +114,11 @@ def balance(turns: Sequence[Turn], participants: Sequence[str] = (), max_gap: fl
         mine = [t for t in named if t.speaker == n]
         others = [t for t in named if t.speaker != n]
         interruptions = sum(1 for t in mine if any(o.start < t.start < o.end for o in others))
+        interruptions += sum(1 for o in flagged if o.by == n)
         overlap = _union_length(
-            (max(t.start, o.start), min(t.end, o.end)) for t in mine for o in others
-            if o.start < t.end and t.start < o.end)
+            [(max(t.start, o.start), min(t.end, o.end)) for t in mine for o in others
+             if o.start < t.end and t.start < o.end]
+            + [(o.start, o.end) for o in flagged if n in o.speakers and o.end > o.start])
         rows[n] = PersonBalance(n, seconds[n], seconds[n] / total if total > 0 else 0.0, len(mine),
                                 _longest_stretch(named, n, max_gap), interruptions, overlap)
     return rows

@@ -26,7 +26,7 @@ import numpy as np
 from imago_voice.audio import SAMPLE_RATE, AudioBlock
 from imago_voice.channels import AttributorSettings, ChannelAttributor, ChannelMap
 from imago_voice.errors import ImagoError, ModelError, VoiceprintError
-from imago_voice.ledger import Turn
+from imago_voice.ledger import Overlap, Turn
 from imago_voice.protocol.events import SpeechStarted, SpeechStopped, Tick
 from imago_voice.transcribe import Transcriber, TranscriptionWorker
 from imago_voice.vad import Segmenter, SegmentEvent, VadSettings, VoiceDetector
@@ -128,11 +128,16 @@ class VoiceLoop:
 
     ``channels``: whose microphone each channel is (channel mode); without it the channels are mixed and
     speakers come from ``identifier`` (voiceprints) or stay None. ``transcriber``: None for no text.
+    ``overlap_detector`` (one shared microphone): finds where two people speak at once inside a turn
+    (``overlaps(audio, start=...) -> [(t0, t1), ...]``); the overlaps it finds, named from the voiceprints,
+    collect in :attr:`flagged`. With one microphone per person overlaps follow from the turns themselves.
     """
 
     def __init__(self, *, channels: ChannelMap | None = None, transcriber: Transcriber | None = None,
-                 identifier=None, settings: LoopSettings | None = None) -> None:
+                 identifier=None, settings: LoopSettings | None = None, overlap_detector=None) -> None:
         self.s = settings or LoopSettings()
+        self.overlap_detector = overlap_detector
+        self.flagged: list[Overlap] = []
         self.channels = channels
         self.identifier = identifier
         self.worker = TranscriptionWorker(transcriber) if transcriber is not None else None
@@ -296,9 +301,13 @@ class VoiceLoop:
     def _finish(self, stream: _Stream, op: _OpenTurn, end: float, at: float) -> None:
         decided = time.monotonic()
         speaker = stream.speaker
+        spans = []
         if self.identifier is not None and stream.channel is None:
             spans = self.identifier.spans(self.history.cut(op.start, end, None), start=op.start)
             spans = [sp for sp in spans if sp.end > sp.start]
+        if self.overlap_detector is not None and stream.channel is None:
+            self._flag_overlaps(op.start, end, spans)
+        if self.identifier is not None and stream.channel is None:
             if len(spans) > 1:
                 for c in op.chunks:
                     if c.future is not None:
@@ -310,6 +319,39 @@ class VoiceLoop:
             if spans:
                 speaker = spans[0].speaker
         self._pending.append(_PendingTurn([Turn(speaker, op.start, end)], [op.chunks], decided, at))
+
+    def _flag_overlaps(self, t0: float, t1: float, spans: list) -> None:
+        """One shared microphone: find where two voices overlap inside this turn and who they are.
+
+        The names are the identified speakers next to the overlap; where only one is (somebody talks
+        over the other without taking the turn, or a short "mm-hm"), the other is the enrolled voice that
+        best matches the overlap's own audio. ``by``, who started speaking over the other, is the speaker
+        whose span begins at the overlap, else the one who did not hold the turn.
+        """
+        try:
+            regions = self.overlap_detector.overlaps(self.history.cut(t0, t1, None), start=t0)
+        except ImagoError as exc:
+            log.warning("overlapping speech will not be flagged: %s", exc)
+            self.overlap_detector = None
+            return
+        margin = 0.3
+        for a, b in regions:
+            near = [sp for sp in spans if sp.speaker is not None and sp.start < b + margin and sp.end > a - margin]
+            names = list(dict.fromkeys(sp.speaker for sp in near))
+            if len(names) < 2 and self.identifier is not None:
+                others = [n for n in self.identifier.names if n not in names]
+                if len(others) > 1:
+                    try:
+                        scores = self.identifier.scores(self.history.cut(a, b, None))
+                        others.sort(key=lambda n: scores.get(n, -1.0), reverse=True)
+                    except VoiceprintError:   # too little speech to tell: the first other enrolled voice
+                        pass
+                names += others[:1]
+            starters = [sp.speaker for sp in near[1:] if a - margin <= sp.start <= b]
+            holder = near[0].speaker if near else None
+            by = starters[0] if starters else next((n for n in names if n != holder), None) if holder else None
+            self.flagged.append(Overlap(round(a, 3), round(b, 3), tuple(sorted(names)), by))
+            log.info("overlap %.2f-%.2f: %s", a, b, ", ".join(names) or "unknown voices")
 
     def _ready(self, *, block: bool) -> Iterator[Turn]:
         while self._pending:

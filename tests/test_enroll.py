@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,32 @@ def test_live_enrollment_is_guided_by_voice(pulse, enroll_files, data_dir, tmp_p
         assert ident.identify(probe)[0] == "Kim"
     finally:
         del os.environ["IMAGO_VOICE_DATA"]
+
+
+@pytest.mark.skipif(not (Path(__file__).parent.parent / "models" / "segmentation-3.0.npz").exists(),
+                    reason="the overlap model is not installed (scripts/setup.sh makes models/segmentation-3.0.npz)")
+def test_one_microphone_overlap_is_flagged_with_both_names(enroll_files, tmp_path):
+    # Alex starts talking 1.5 s before Sam has finished: one shared microphone hears both at once
+    lines = [Line("Sam", "I would like to talk about the weekend and all of our plans for it.", 0),
+             Line("Alex", "But we said that we would stay at home this time.", -1.5),
+             Line("Sam", "Yes, and I am happy to stay home.", 1.5)]
+    audio, truth = mono(lines, {"Sam": VOICES["Sam"], "Alex": VOICES["Alex"]})
+    wav, js = tmp_path / "talk.wav", tmp_path / "talk.json"
+    sf.write(wav, audio, 16000)
+    assert main(["analyze", str(wav), "--no-transcript", "--json", str(js),
+                 "--enroll", f"Sam={enroll_files['Sam']}", "--enroll", f"Alex={enroll_files['Alex']}"]) == 0
+    doc = json.loads(js.read_text())
+    true_start, true_end = truth[1].start, truth[0].end
+    found = [o for o in doc["overlaps"] if o["start"] < true_end and o["end"] > true_start]
+    assert len(found) == 1, doc["overlaps"]
+    o = found[0]
+    assert o["speakers"] == ["Alex", "Sam"] and o["by"] == "Alex"
+    assert min(o["end"], true_end) - max(o["start"], true_start) > 0.5 * (true_end - true_start)
+    # nothing flagged where only one of them speaks
+    assert all(o["start"] < true_end + 0.3 and o["end"] > true_start - 0.3 for o in doc["overlaps"]), doc["overlaps"]
+    assert doc["balance"]["Alex"]["interruptions"] == 1 and doc["balance"]["Sam"]["interruptions"] == 0
+    assert doc["balance"]["Alex"]["overlap"] > 0.5 and doc["balance"]["Sam"]["overlap"] > 0.5
+    # --no-overlaps turns it off
+    assert main(["analyze", str(wav), "--no-transcript", "--json", str(js), "--no-overlaps",
+                 "--enroll", f"Sam={enroll_files['Sam']}", "--enroll", f"Alex={enroll_files['Alex']}"]) == 0
+    assert json.loads(js.read_text())["overlaps"] == []

@@ -61,3 +61,25 @@ def test_a_long_silence_ends_a_stretch():
     rows = balance([T("A", 0, 4), T("A", 10, 12), T("A", 13, 14)])
     assert rows["A"].longest == pytest.approx(4.0)
     assert balance([T("A", 0, 4), T("A", 10, 12)], max_gap=10)["A"].longest == pytest.approx(12.0)
+
+
+def test_flagged_overlaps_count_for_everyone_in_them():
+    from imago_voice.ledger import Overlap
+
+    # one shared microphone: the turns follow each other, the overlap was found inside A's turn
+    turns = [T("A", 0, 6), T("B", 6, 9)]
+    flagged = [Overlap(5.0, 6.5, ("A", "B"), by="B")]
+    rows = balance(turns, flagged=flagged)
+    assert rows["A"].overlap == pytest.approx(1.5) and rows["B"].overlap == pytest.approx(1.5)
+    assert (rows["A"].interruptions, rows["B"].interruptions) == (0, 1)
+    assert rows["A"].seconds == 6.0                      # speaking time still comes from the turns
+    found = overlaps(turns, flagged)
+    assert [(o.start, o.end, o.speakers, o.by) for o in found] == [(5.0, 6.5, ("A", "B"), "B")]
+
+
+def test_flagged_and_turn_overlaps_merge():
+    from imago_voice.ledger import Overlap
+
+    turns = [T("A", 0, 5), T("B", 4, 8)]                 # 4-5 from the turns
+    found = overlaps(turns, [Overlap(4.5, 6.0, ("B", "C"))])
+    assert [(o.start, o.end, o.speakers, o.by) for o in found] == [(4.0, 6.0, ("A", "B", "C"), "B")]

@@ -135,3 +135,50 @@ def test_ticks_drops_and_muting(talk):
     assert len([e for e in events if isinstance(e, Turn)]) == 2
     assert [e for e in events if isinstance(e, SpeechStopped)]
     assert loop.timings[0].decided_at == pytest.approx(loop.turns[0].end - 0.2 + 1.0, abs=0.05)
+
+
+class _Ident:
+    """A stand-in for the voiceprint identifier: the whole segment is Sam's."""
+
+    names = ("Sam", "Alex", "Kim")
+
+    def spans(self, audio, start=0.0):
+        from imago_voice.voiceprint import SpeakerSpan
+
+        return [SpeakerSpan(start, start + len(audio) / 16000, "Sam", 0.9)]
+
+    def scores(self, audio):
+        return {"Sam": 0.9, "Alex": 0.5, "Kim": 0.7}
+
+
+class _Detector:
+    def __init__(self, fail=False):
+        self.fail, self.calls = fail, []
+
+    def overlaps(self, audio, start=0.0):
+        self.calls.append((start, len(audio)))
+        if self.fail:
+            raise ModelError("no overlap model here")
+        return [(start + 0.5, start + 1.0)]
+
+
+def test_one_microphone_overlaps_are_flagged_with_both_names(talk):
+    audio, _ = talk
+    detector = _Detector()
+    loop = VoiceLoop(identifier=_Ident(), overlap_detector=detector)
+    turns = [e for e in loop.run(src(audio)) if isinstance(e, Turn)]
+    assert len(detector.calls) == len(turns) == 3
+    assert len(loop.flagged) == 3
+    for o, t in zip(loop.flagged, turns):
+        assert (o.start, o.end) == (pytest.approx(t.start + 0.5, abs=1e-3), pytest.approx(t.start + 1.0, abs=1e-3))
+        # Sam holds the turn; the other voice is the best other voiceprint on the overlap, and it cut in
+        assert o.speakers == ("Kim", "Sam") and o.by == "Kim"
+
+
+def test_a_broken_overlap_detector_is_dropped_not_fatal(talk, caplog):
+    audio, _ = talk
+    detector = _Detector(fail=True)
+    loop = VoiceLoop(identifier=_Ident(), overlap_detector=detector)
+    turns = [e for e in loop.run(src(audio)) if isinstance(e, Turn)]
+    assert len(turns) == 3 and loop.flagged == [] and len(detector.calls) == 1
+    assert "will not be flagged" in caplog.text
