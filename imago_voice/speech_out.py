@@ -51,6 +51,7 @@ class EspeakRenderer:
         self.rate = 1.0
         self._engine = None
         self._lock = threading.Lock()
+        self._finished = threading.Event()
         try:
             import pyttsx3
 
@@ -59,6 +60,8 @@ class EspeakRenderer:
             driver = sys.modules.get("pyttsx3.drivers.espeak")
             if driver is not None:  # it prints "Audio saved to ..." from a callback, sometimes after runAndWait
                 driver.print = lambda *args, **kwargs: None
+            # the espeak driver writes the file, then says "finished-utterance": only then is the file whole
+            self._engine.connect("finished-utterance", lambda *args, **kwargs: self._finished.set())
             self._select_voice()
         except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways; espeak-ng itself is the fallback
             log.info("pyttsx3 unavailable (%s); using espeak-ng directly", exc)
@@ -78,16 +81,19 @@ class EspeakRenderer:
         wpm = int(round(self.base_wpm * self.rate))
         with self._lock, tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "prompt.wav"
+            finished = False
             if self._engine is not None:
                 self._engine.setProperty("rate", wpm)
+                self._finished.clear()
                 with contextlib.redirect_stdout(io.StringIO()):  # its espeak driver prints "Audio saved to"
                     self._engine.save_to_file(text, str(path))
                     self._engine.runAndWait()
-                    # the driver may write the file from its callback just after runAndWait returns
-                    deadline = time.monotonic() + 1.0
-                    while not (path.exists() and path.stat().st_size > 100) and time.monotonic() < deadline:
-                        time.sleep(0.01)
-            if not path.exists() or path.stat().st_size < 100:  # pyttsx3 silently did nothing: do it directly
+                    # runAndWait can return before the driver has written the file (the first time, often):
+                    # reading it then can catch it half written, so wait for the driver to say it is done
+                    finished = self._finished.wait(timeout=2.0 + 0.1 * len(text.split()))
+            if not finished or not path.exists() or path.stat().st_size < 100:
+                # pyttsx3 did nothing, or not in time: do it directly
+                path.unlink(missing_ok=True)
                 subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(wpm), "-w", str(path), text],
                                check=True, capture_output=True)
             audio = load_audio(path)[:, 0]
