@@ -106,11 +106,13 @@ class LiveCouple:
     length is known by rendering them the same way), the next partner says their line with ``paplay``.
     Each line is a stereo file: the speaker's own microphone channel, and the other's at ``crosstalk_db``.
     ``answered`` records, for each line, when it finished playing and when the next prompt was printed.
-    Like a person, a partner whose line was not heard (the facilitator asks again and no turn came back)
-    says it once more; ``repeated`` counts those.
+    Like a person, a partner whose line was not heard (the facilitator asks again and no turn came back),
+    or was heard but not understood (the facilitator says "Sorry, I did not catch that"), says it once
+    more; ``repeated`` counts those, and ``unclear`` lists the turns (0-based) that were asked again.
     """
 
     REPEAT_AFTER = 4.0   # a prompt this long after a line that never became a turn is the facilitator asking again
+    ASKED_AGAIN = re.compile(r"^Sorry, I did not catch that")
     TURN = re.compile(r"^\s*[\d.]+\s+(\S+|\(unknown\)):\s")
     PROMPT = re.compile(r"^\s*[\d.]+\s+>> (.*)$")
 
@@ -135,6 +137,7 @@ class LiveCouple:
         self.seen: list[str] = []
         self.answered: list[tuple[float, float | None]] = []   # (line played until, next prompt printed)
         self.repeated = 0
+        self.unclear: list[int] = []
 
     def run(self, stdout, deadline: float) -> None:
         """Drive the session whose stdout is given until it ends (or ``deadline``, monotonic)."""
@@ -166,14 +169,19 @@ class LiveCouple:
                     busy_until = max(busy_until, when) + len(self.renderer.render(m.group(1))) / SAMPLE_RATE
                     if self.answered and self.answered[-1][1] is None:
                         self.answered[-1] = (self.answered[-1][0], when)
-                    if 0 < next_line <= len(self.files) and turns < next_line and self.answered \
+                    heard = turns - len(self.unclear)   # turns that stand for a line of the script
+                    if 0 < next_line <= len(self.files) and heard < next_line and self.answered \
                             and when - self.answered[-1][0] > self.REPEAT_AFTER:
                         next_line -= 1          # asked again, and the line never came back as a turn
                         self.repeated += 1
                         self.answered.pop()     # not an answer to that line: it was never heard
+                    elif 0 < next_line <= len(self.files) and heard == next_line and self.ASKED_AGAIN.match(m.group(1)):
+                        next_line -= 1          # heard, but not understood: say it again
+                        self.repeated += 1
+                        self.unclear.append(turns - 1)
                 elif self.TURN.match(text):
                     turns += 1
-            if busy_until and next_line < len(self.files) and turns >= next_line \
+            if busy_until and next_line < len(self.files) and turns - len(self.unclear) >= next_line \
                     and time.monotonic() > busy_until + self.wait:
                 subprocess.run(["paplay", self.files[next_line]], env=self.env, check=True, timeout=120)
                 self.answered.append((time.monotonic(), None))

@@ -1,4 +1,4 @@
-"""The facilitator's voice: prompts rendered to audio (pyttsx3 / espeak-ng) and played with known timing.
+"""The facilitator's voice: prompts rendered to audio (espeak-ng, or pyttsx3) and played with known timing.
 
 Each prompt is rendered to a WAV first and played through sounddevice, so the moment it starts and ends
 is known exactly; the live loop stops listening for that window (plus a short tail) so it never takes its
@@ -40,7 +40,13 @@ class Renderer(Protocol):
 
 
 class EspeakRenderer:
-    """Text to 16 kHz mono float32 with espeak-ng, through pyttsx3 when it works, else the command itself.
+    """Text to 16 kHz mono float32 with espeak-ng: the ``espeak-ng`` command when it is installed, else
+    pyttsx3 (which drives espeak-ng on Linux, and the system's own voices elsewhere).
+
+    The command comes first because pyttsx3 keeps one engine per process and queues property changes:
+    with two renderers in one process (the scripted couple and the facilitator, in the tests) a prompt
+    was now and then rendered at pyttsx3's default 200 words per minute instead of the one asked for,
+    which moved every later prompt. One ``espeak-ng -w`` call per prompt has no shared state.
 
     ``rate`` multiplies the base speed (words per minute); "slower"/"faster" change it live.
     """
@@ -52,7 +58,10 @@ class EspeakRenderer:
         self._engine = None
         self._lock = threading.Lock()
         self._finished = threading.Event()
+        self._command = shutil.which("espeak-ng")
         try:
+            if self._command:
+                raise ImportError("the espeak-ng command is used instead")
             import pyttsx3
 
             with contextlib.redirect_stdout(io.StringIO()):
@@ -64,7 +73,7 @@ class EspeakRenderer:
             self._engine.connect("finished-utterance", lambda *args, **kwargs: self._finished.set())
             self._select_voice()
         except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways; espeak-ng itself is the fallback
-            log.info("pyttsx3 unavailable (%s); using espeak-ng directly", exc)
+            log.debug("not using pyttsx3: %s", exc)
             self._engine = None
         if self._engine is None and not shutil.which("espeak-ng"):
             raise ImagoError("No speech synthesizer: install espeak-ng (on Debian/Ubuntu: sudo apt-get install espeak-ng).")

@@ -41,7 +41,9 @@ def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
     if proc.returncode != 0:
         pytest.fail(f"the session failed: {proc.stderr.read()}\n{transcript}")
     doc = json.loads(log.read_text())
-    heard = [(t["speaker"], t["text"]) for t in doc["turns"]]
+    # a line the facilitator did not understand ("Sorry, I did not catch that") is said again, as a person
+    # would: the turn it was asked again for is left out of the comparison
+    heard = [(t["speaker"], t["text"]) for k, t in enumerate(doc["turns"]) if k not in couple.unclear]
     expected = [(line.speaker, line.text) for line in script]
     # every turn is a partner's line, in order, by the right person: the facilitator's own voice never
     # became a turn (a prompt heard as speech would be an extra turn, or a turn with the prompt's words)
