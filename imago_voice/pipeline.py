@@ -301,13 +301,13 @@ class VoiceLoop:
     def _finish(self, stream: _Stream, op: _OpenTurn, end: float, at: float) -> None:
         decided = time.monotonic()
         speaker = stream.speaker
-        spans = []
-        if self.identifier is not None and stream.channel is None:
-            spans = self.identifier.spans(self.history.cut(op.start, end, None), start=op.start)
-            spans = [sp for sp in spans if sp.end > sp.start]
-        if self.overlap_detector is not None and stream.channel is None:
-            self._flag_overlaps(op.start, end, spans)
-        if self.identifier is not None and stream.channel is None:
+        shared_mic = stream.channel is None and (self.identifier is not None or self.overlap_detector is not None)
+        if shared_mic:
+            audio = self.history.cut(op.start, end, None)
+            spans = [] if self.identifier is None else \
+                [sp for sp in self.identifier.spans(audio, start=op.start) if sp.end > sp.start]
+            if self.overlap_detector is not None:
+                self._flag_overlaps(audio, op.start, spans)
             if len(spans) > 1:
                 for c in op.chunks:
                     if c.future is not None:
@@ -320,7 +320,7 @@ class VoiceLoop:
                 speaker = spans[0].speaker
         self._pending.append(_PendingTurn([Turn(speaker, op.start, end)], [op.chunks], decided, at))
 
-    def _flag_overlaps(self, t0: float, t1: float, spans: list) -> None:
+    def _flag_overlaps(self, audio: np.ndarray, t0: float, spans: list) -> None:
         """One shared microphone: find where two voices overlap inside this turn and who they are.
 
         The names are the identified speakers next to the overlap; where only one is (somebody talks
@@ -329,7 +329,7 @@ class VoiceLoop:
         whose span begins at the overlap, else the one who did not hold the turn.
         """
         try:
-            regions = self.overlap_detector.overlaps(self.history.cut(t0, t1, None), start=t0)
+            regions = self.overlap_detector.overlaps(audio, start=t0)
         except ImagoError as exc:
             log.warning("overlapping speech will not be flagged: %s", exc)
             self.overlap_detector = None

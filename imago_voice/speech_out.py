@@ -59,24 +59,29 @@ class EspeakRenderer:
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._command = shutil.which("espeak-ng")
+        if self._command is None:
+            self._engine = self._open_pyttsx3()
+            if self._engine is None:
+                raise ImagoError("No speech synthesizer: install espeak-ng "
+                                 "(on Debian/Ubuntu: sudo apt-get install espeak-ng).")
+
+    def _open_pyttsx3(self):
         try:
-            if self._command:
-                raise ImportError("the espeak-ng command is used instead")
             import pyttsx3
 
             with contextlib.redirect_stdout(io.StringIO()):
-                self._engine = pyttsx3.init()
+                engine = pyttsx3.init()
             driver = sys.modules.get("pyttsx3.drivers.espeak")
             if driver is not None:  # it prints "Audio saved to ..." from a callback, sometimes after runAndWait
                 driver.print = lambda *args, **kwargs: None
             # the espeak driver writes the file, then says "finished-utterance": only then is the file whole
-            self._engine.connect("finished-utterance", lambda *args, **kwargs: self._finished.set())
+            engine.connect("finished-utterance", lambda *args, **kwargs: self._finished.set())
+            self._engine = engine
             self._select_voice()
-        except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways; espeak-ng itself is the fallback
-            log.debug("not using pyttsx3: %s", exc)
-            self._engine = None
-        if self._engine is None and not shutil.which("espeak-ng"):
-            raise ImagoError("No speech synthesizer: install espeak-ng (on Debian/Ubuntu: sudo apt-get install espeak-ng).")
+            return engine
+        except Exception as exc:  # noqa: BLE001 - pyttsx3 fails in many ways
+            log.info("pyttsx3 unavailable: %s", exc)
+            return None
 
     def _select_voice(self) -> None:
         lang = self.voice.split("-")[0]
@@ -90,7 +95,6 @@ class EspeakRenderer:
         wpm = int(round(self.base_wpm * self.rate))
         with self._lock, tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "prompt.wav"
-            finished = False
             if self._engine is not None:
                 self._engine.setProperty("rate", wpm)
                 self._finished.clear()
@@ -100,10 +104,11 @@ class EspeakRenderer:
                     # runAndWait can return before the driver has written the file (the first time, often):
                     # reading it then can catch it half written, so wait for the driver to say it is done
                     finished = self._finished.wait(timeout=2.0 + 0.1 * len(text.split()))
-            if not finished or not path.exists() or path.stat().st_size < 100:
-                # pyttsx3 did nothing, or not in time: do it directly
-                path.unlink(missing_ok=True)
-                subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(wpm), "-w", str(path), text],
+                if not finished or not path.exists() or path.stat().st_size < 100:
+                    raise ImagoError("The speech synthesizer (pyttsx3) made no audio for a prompt; "
+                                     "installing espeak-ng (apt-get install espeak-ng) avoids it.")
+            else:
+                subprocess.run([self._command, "-v", self.voice, "-s", str(wpm), "-w", str(path), text],
                                check=True, capture_output=True)
             audio = load_audio(path)[:, 0]
         return audio
