@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from common import EVAL, machine, need_shared, today, write_section
+from common import EVAL, machine, need_shared, run_loop, today, write_section
 
 SR = 16000
 
@@ -47,9 +47,10 @@ def pr(pred, truth):
 def pyannote_sample(detector):
     import soundfile as sf
 
-    from imago_voice.pipeline import LoopSettings, VoiceLoop
-    from imago_voice.sources import FileSource
-    from imago_voice.voiceprint import SpeakerIdentifier, enroll
+    from imago_voice.loop import LoopSettings, VoiceLoop
+    from imago_voice.audio.sources import FileSource
+    from imago_voice.speakers.identify import SpeakerIdentifier
+    from imago_voice.speakers.voiceprint import enroll
 
     folder = EVAL / "diarization" / "pyannote_sample"
     wav, sr = sf.read(folder / "sample.wav", dtype="float32")
@@ -71,11 +72,11 @@ def pyannote_sample(detector):
     alone = frames(detector.overlaps(wav), n)
     cost = (time.perf_counter() - t) / (len(wav) / sr)
     loop = VoiceLoop(identifier=SpeakerIdentifier(prints), overlap_detector=detector, settings=LoopSettings())
-    list(loop.run(FileSource("sample.wav", data=wav[:, None])))
-    flagged = frames([(o.start, o.end) for o in loop.flagged], n)
+    _, loop_flagged = run_loop(loop, FileSource("sample.wav", data=wav[:, None]))
+    flagged = frames([(o.start, o.end) for o in loop_flagged], n)
     return {"truth_s": truth.sum() / 100, "alone": pr(alone, truth), "alone_s": alone.sum() / 100,
             "loop": pr(flagged, truth), "loop_s": flagged.sum() / 100, "cost": cost,
-            "named": [(o.start, o.end, o.speakers, o.by) for o in loop.flagged]}
+            "named": [(o.start, o.end, o.speakers, o.by) for o in loop_flagged]}
 
 
 def built_overlaps(detector, rng):
@@ -84,9 +85,10 @@ def built_overlaps(detector, rng):
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from bench_speakers import load_librispeech
 
-    from imago_voice.pipeline import VoiceLoop
-    from imago_voice.sources import FileSource
-    from imago_voice.voiceprint import SpeakerIdentifier, enroll
+    from imago_voice.loop import VoiceLoop
+    from imago_voice.audio.sources import FileSource
+    from imago_voice.speakers.identify import SpeakerIdentifier
+    from imago_voice.speakers.voiceprint import enroll
 
     speakers, utts = load_librispeech()
     totals = {"tp": 0, "pred": 0, "truth": 0, "events": 0, "found": 0, "named": 0, "by": 0, "solo_s": 0.0,
@@ -111,8 +113,8 @@ def built_overlaps(detector, rng):
         truth = frames([(s, e) for s, e, _ in events], n)
         speech = frames([(s / SR, e / SR) for _, s, e, _ in spans], n)
         loop = VoiceLoop(identifier=SpeakerIdentifier(prints), overlap_detector=detector)
-        list(loop.run(FileSource("mix.wav", data=mix[:, None])))
-        pred = frames([(o.start, o.end) for o in loop.flagged], n)
+        _, loop_flagged = run_loop(loop, FileSource("mix.wav", data=mix[:, None]))
+        pred = frames([(o.start, o.end) for o in loop_flagged], n)
         totals["tp"] += int(np.sum(pred & truth))
         totals["pred"] += int(pred.sum())
         totals["truth"] += int(truth.sum())
@@ -120,7 +122,7 @@ def built_overlaps(detector, rng):
         totals["false_s"] += (pred & ~truth & speech).sum() / 100
         totals["seconds"] += len(mix) / SR
         for s, e, who in events:
-            hit = [o for o in loop.flagged if min(o.end, e) - max(o.start, s) >= (e - s) / 3]
+            hit = [o for o in loop_flagged if min(o.end, e) - max(o.start, s) >= (e - s) / 3]
             totals["events"] += 1
             if hit:
                 totals["found"] += 1
@@ -132,7 +134,7 @@ def built_overlaps(detector, rng):
 def main() -> None:
     need_shared()
     from imago_voice.errors import ImagoError
-    from imago_voice.segmentation import OverlapDetector
+    from imago_voice.speakers.overlap import OverlapDetector
 
     try:
         detector = OverlapDetector()

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from common import ROOT, machine, percentile, today, write_section
 
-from imago_voice.simulate import CONSENT_LINES, DIALOGUE_VOICES, LiveCouple, long_dialogue
-from imago_voice.speech_out import EspeakRenderer
-from imago_voice.virtual_audio import null_sink
+from imago_voice.demo import DIALOGUE_VOICES
+from tests.support.couple import CONSENT_LINES, LiveCouple, long_dialogue
+from imago_voice.facilitator.render import EspeakNgRenderer
+from tests.support.virtual_audio import null_sink
 
 
 def watch(pid: int, samples: list, stop: threading.Event) -> None:
@@ -52,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     script = CONSENT_LINES + long_dialogue(args.chunks)   # a log is kept, so the session first asks for consent
     with tempfile.TemporaryDirectory() as tmp, null_sink() as env:
-        couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=EspeakRenderer("en", args.rate))
+        couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=EspeakNgRenderer("en", args.rate))
         log = Path(tmp) / "session.json"
         began = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0",

@@ -80,10 +80,10 @@ def cut(wav, seconds):
 def mfcc(wav, n_mels=40, n_ceps=19):
     from scipy.fft import dct
 
-    from imago_voice import speaker_encoder as se
+    from imago_voice.speakers import features
 
-    spec = se.power_spectrogram(wav)
-    fb = se.mel_filterbank(n_mels=n_mels)
+    spec = features.power_spectrogram(wav)
+    fb = features.mel_filterbank(n_mels=n_mels)
     logmel = np.log(spec @ fb.T + 1e-8)
     ceps = dct(logmel, type=2, norm="ortho", axis=1)[:, 1:n_ceps + 1]
     # deltas over +-2 frames
@@ -149,34 +149,34 @@ def pair_accuracy(scores, labels, speakers):
 
 
 def window_protocol(speakers, utts, seconds_list=(1.5, 0.75), log=print):
-    from imago_voice import speaker_encoder as se
-    from imago_voice import voiceprint as vpm
+    from imago_voice.speakers import encoder, voiceprint
+    from tests.support.speakers import embed_utterance, preprocess
 
-    enc = se.get_encoder()
+    enc = encoder.get_encoder()
     rows = []
     enroll_audio = {s: np.concatenate(utts[s][:2]) for s in speakers}
     t0 = time.perf_counter()
-    vps = [vpm.enroll(s, enroll_audio[s]) for s in speakers]
+    vps = [voiceprint.enroll(s, enroll_audio[s]) for s in speakers]
     enroll_time = time.perf_counter() - t0
     ours_ref = np.stack([vp.vector for vp in vps])
     # Resemblyzer's recipe: embed_speaker over the two utterances, partials at 1.3/s, zero-padded
     resem_ref = np.stack([
-        se.l2_normalise(np.mean([enc.embed_utterance(se.preprocess(u)) for u in utts[s][:2]], axis=0))
+        encoder.l2_normalise(np.mean([embed_utterance(enc, preprocess(u)) for u in utts[s][:2]], axis=0))
         for s in speakers])
-    gmms = [DiagGMM().fit(np.concatenate([mfcc(se.preprocess(u)) for u in utts[s][:2]])) for s in speakers]
+    gmms = [DiagGMM().fit(np.concatenate([mfcc(preprocess(u)) for u in utts[s][:2]])) for s in speakers]
     for seconds in seconds_list:
         for source in ("preprocessed", "raw"):
             windows, labels = [], []
             for i, s in enumerate(speakers):
                 for u in utts[s][2:]:
-                    for w in cut(se.preprocess(u) if source == "preprocessed" else u, seconds):
+                    for w in cut(preprocess(u) if source == "preprocessed" else u, seconds):
                         windows.append(w)
                         labels.append(i)
             labels = np.array(labels)
             t = time.perf_counter()
-            ours = np.stack([vpm.embed(w)[0] for w in windows]) @ ours_ref.T
+            ours = np.stack([voiceprint.embed(w)[0] for w in windows]) @ ours_ref.T
             t_ours = (time.perf_counter() - t) / len(windows)
-            resem = np.stack([enc.embed_utterance(se.preprocess(w) if source == "raw" else w)
+            resem = np.stack([embed_utterance(enc, preprocess(w) if source == "raw" else w)
                               for w in windows]) @ resem_ref.T
             t = time.perf_counter()
             gmm = np.array([[g.score(mfcc(w)) for g in gmms] for w in windows])
@@ -192,11 +192,12 @@ def window_protocol(speakers, utts, seconds_list=(1.5, 0.75), log=print):
 
 def open_set(speakers, utts, threshold=None):
     """Enroll each pair, present whole utterances of all six speakers: rejections and acceptances."""
-    from imago_voice import voiceprint as vpm
+    from imago_voice.speakers import voiceprint
+    from imago_voice.speakers import identify as identify_mod
 
-    vps = {s: vpm.enroll(s, np.concatenate(utts[s][:2])) for s in speakers}
-    embs = {s: [vpm.embed(u)[0] for u in utts[s][2:]] for s in speakers}
-    thr = vpm.DEFAULT_THRESHOLD if threshold is None else threshold
+    vps = {s: voiceprint.enroll(s, np.concatenate(utts[s][:2])) for s in speakers}
+    embs = {s: [voiceprint.embed(u)[0] for u in utts[s][2:]] for s in speakers}
+    thr = identify_mod.DEFAULT_THRESHOLD if threshold is None else threshold
     false_reject = false_accept = n_own = n_other = 0
     for a, b in itertools.combinations(speakers, 2):
         m = np.stack([vps[a].vector, vps[b].vector])
@@ -219,9 +220,9 @@ def open_set(speakers, utts, threshold=None):
 
 def speech_extent(wav):
     """(first, last) second of detected speech in an utterance (its leading/trailing silence cut)."""
-    from imago_voice import speaker_encoder as se
+    from imago_voice.speakers import features
 
-    flags = np.flatnonzero(se.vad_flags(se.normalize_volume(wav), mode=2))
+    flags = np.flatnonzero(features.vad_flags(features.normalize_volume(wav), mode=2))
     if len(flags) == 0:
         return 0.0, len(wav) / 16000
     return flags[0] * 0.03, min(len(wav) / 16000, (flags[-1] + 1) * 0.03)
@@ -261,9 +262,9 @@ def build_conversation(a_utts, b_utts, seed=0, max_gap=0.6, tight=False):
 
 def vad_segments(wav, min_gap=0.5, pad=0.2):
     """Speech segments the way a pipeline would cut them: WebRTC VAD, pauses < min_gap bridged."""
-    from imago_voice import speaker_encoder as se
+    from imago_voice.speakers import features
 
-    flags = se.vad_flags(se.normalize_volume(wav), mode=0)
+    flags = features.vad_flags(features.normalize_volume(wav), mode=0)
     step = 0.03
     segs = []
     for i in np.flatnonzero(flags):
@@ -302,10 +303,11 @@ def score_frames(lab, pred, n_people):
     return acc, float(np.max(np.abs(true_share - pred_share)) * 100)
 
 
-def conversations(speakers, utts, log=print, adapt=False, modes=("whole", "vad"), **ident_kw):
-    from imago_voice import voiceprint as vpm
+def conversations(speakers, utts, log=print, modes=("whole", "vad"), **ident_kw):
+    from imago_voice.speakers import voiceprint
+    from imago_voice.speakers import identify as identify_mod
 
-    vps = {s: vpm.enroll(s, np.concatenate(utts[s][:2])) for s in speakers}
+    vps = {s: voiceprint.enroll(s, np.concatenate(utts[s][:2])) for s in speakers}
     results = {m: [] for m in modes}
     audio_seconds = 0.0
     spent = 0.0
@@ -314,7 +316,7 @@ def conversations(speakers, utts, log=print, adapt=False, modes=("whole", "vad")
             wav, truth = build_conversation(utts[a][2:], utts[b][2:], seed=k, tight=mode == "tight")
             total = len(wav) / 16000
             lab = frame_truth(truth, total, 2)
-            ident = vpm.SpeakerIdentifier([vps[a], vps[b]], adapt=adapt, **ident_kw)
+            ident = identify_mod.SpeakerIdentifier([vps[a], vps[b]], **ident_kw)
             t = time.perf_counter()
             if mode in ("whole", "tight"):
                 spans = ident.spans(wav, start=0.0)
@@ -347,7 +349,9 @@ def conversations(speakers, utts, log=print, adapt=False, modes=("whole", "vad")
 def pyannote_sample(log=print, **ident_kw):
     import soundfile as sf
 
-    from imago_voice import voiceprint as vpm
+    from imago_voice.speakers import voiceprint
+    from imago_voice.speakers import identify as identify_mod
+    from tests.support.speakers import identify
 
     wav, sr = sf.read(PYANNOTE / "sample.wav", dtype="float32")
     assert sr == 16000
@@ -367,31 +371,34 @@ def pyannote_sample(log=print, **ident_kw):
         frames = np.flatnonzero(solo[i])
         enroll_frames, later = frames[:500], frames[500:]
         clip = np.concatenate([wav[f * 160:(f + 1) * 160] for f in enroll_frames])
-        vps.append(vpm.enroll(who, clip))
+        vps.append(voiceprint.enroll(who, clip))
         rest[later] = i
-    ident = vpm.SpeakerIdentifier(vps, **ident_kw)
+    ident = identify_mod.SpeakerIdentifier(vps, **ident_kw)
     spans = ident.spans(wav)
     pred = frame_pred(spans, len(wav) / sr, people)
     mask = rest >= 0
     acc = float(np.mean(pred[mask] == rest[mask]))
     # per solo turn, as a turn-level classifier would see it (closed set)
     ok_t = tot_t = 0.0
-    closed = vpm.SpeakerIdentifier(vps, threshold=-1.0)
+    closed = identify_mod.SpeakerIdentifier(vps, threshold=-1.0)
     for i in range(len(people)):
         frames = np.flatnonzero(rest == i)
         for run in np.split(frames, np.flatnonzero(np.diff(frames) > 1) + 1):
             if len(run) == 0:
                 continue
-            name, _ = closed.identify(wav[run[0] * 160:(run[-1] + 1) * 160])
+            name, _ = identify(closed, wav[run[0] * 160:(run[-1] + 1) * 160])
             ok_t += len(run) * (name == people[i])
             tot_t += len(run)
     # as the product runs: the voice loop's own segments (VAD, turns), each split with spans()
-    from imago_voice.pipeline import VoiceLoop
-    from imago_voice.sources import FileSource
+    from imago_voice.audio.sources import FileSource
+    from imago_voice.loop import VoiceLoop
 
-    loop = VoiceLoop(identifier=vpm.SpeakerIdentifier(vps, **ident_kw))
-    list(loop.run(FileSource("sample.wav", data=wav[:, None])))
-    pred_loop = frame_pred([s for s in loop.turns], len(wav) / sr, people)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import run_loop
+
+    loop = VoiceLoop(identifier=identify_mod.SpeakerIdentifier(vps, **ident_kw))
+    loop_turns, _ = run_loop(loop, FileSource("sample.wav", data=wav[:, None]))
+    pred_loop = frame_pred([s for s in loop_turns], len(wav) / sr, people)
     acc_loop = float(np.mean(pred_loop[mask] == rest[mask]))
     log(f"  spans over the whole 30 s: {acc * 100:.1f} % of the remaining solo speech "
         f"({mask.sum() / 100:.1f} s); each solo turn identified alone: {ok_t / tot_t * 100:.1f} %; "
@@ -406,13 +413,14 @@ def pyannote_sample(log=print, **ident_kw):
 
 
 def cost(speakers, utts, log=print):
-    from imago_voice import speaker_encoder as se
-    from imago_voice import voiceprint as vpm
+    from imago_voice.speakers import encoder, voiceprint
+    from imago_voice.speakers import identify as identify_mod
+    from tests.support.speakers import identify
 
     t = time.perf_counter()
-    se.SpeakerEncoder()
+    encoder.SpeakerEncoder()
     load = time.perf_counter() - t
-    enc = se.get_encoder()
+    enc = encoder.get_encoder()
     mels = np.random.default_rng(0).random((32, 160, 40), dtype=np.float32)
     enc.embed_mels(mels[:1])
     t = time.perf_counter()
@@ -422,12 +430,12 @@ def cost(speakers, utts, log=print):
     t = time.perf_counter()
     enc.embed_mels(mels)
     batched = (time.perf_counter() - t) / 32
-    vps = [vpm.enroll(s, np.concatenate(utts[s][:2])) for s in speakers[:2]]
-    ident = vpm.SpeakerIdentifier(vps)
+    vps = [voiceprint.enroll(s, np.concatenate(utts[s][:2])) for s in speakers[:2]]
+    ident = identify_mod.SpeakerIdentifier(vps)
     clip = np.concatenate(utts[speakers[0]][2:6])
     secs = len(clip) / 16000
     t = time.perf_counter()
-    ident.identify(clip)
+    identify(ident, clip)
     rtf_identify = (time.perf_counter() - t) / secs
     t = time.perf_counter()
     ident.spans(clip)
@@ -439,7 +447,7 @@ def cost(speakers, utts, log=print):
     turn_latency = (time.perf_counter() - t) / 3
     t = time.perf_counter()
     for _ in range(3):
-        ident.identify(turn)
+        identify(ident, turn)
     turn_identify = (time.perf_counter() - t) / 3
     out = dict(load=load, single=single, batched=batched, rtf_identify=rtf_identify, rtf_spans=rtf_spans,
                turn_latency=turn_latency, turn_identify=turn_identify)
@@ -480,9 +488,9 @@ def main(argv=None):
               f"this benchmark needs ../shared beside the project root.")
         return 0
     try:
-        from imago_voice import speaker_encoder as se
+        from imago_voice.speakers import encoder
 
-        se.get_encoder()
+        encoder.get_encoder()
     except Exception as exc:  # noqa: BLE001 - report and skip
         print(f"SKIP: {exc}")
         return 0
@@ -524,16 +532,6 @@ def main(argv=None):
         log(f"  {mode}: attribution {weighted * 100:.2f} % of speech time (worst pair {accs.min() * 100:.2f} %), "
             f"talk-share error mean {errs.mean():.2f} pt, worst {errs.max():.2f} pt")
     log(f"  spans cost {rtf * 1000:.1f} ms per second of audio")
-    if not args.quick:
-        conv_a, _ = conversations(speakers, utts, log=lambda *_: None, adapt=True, modes=("whole",))
-        res = conv_a["whole"]
-        total = sum(r[2] for r in res)
-        weighted = sum(r[3] * r[2] for r in res) / total
-        errs = np.array([r[4] for r in res])
-        summary["whole+adapt"] = (weighted, min(r[3] for r in res), errs.mean(), errs.max())
-        log(f"  whole, adapt=True: attribution {weighted * 100:.2f} % (worst pair "
-            f"{min(r[3] for r in res) * 100:.2f} %), talk-share error mean {errs.mean():.2f} pt, worst "
-            f"{errs.max():.2f} pt")
     log("```")
 
     log("## 3. pyannote sample (enrolled from the first 5 s of each person's solo speech)")

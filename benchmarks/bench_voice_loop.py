@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common import EVAL, ROOT, machine, need_shared, peak_rss_mb, percentile, today, write_section
+from common import EVAL, ROOT, machine, need_shared, peak_rss_mb, percentile, run_loop, today, write_section
 
 from imago_voice.audio import SAMPLE_RATE, load_audio
-from imago_voice.channels import ChannelMap
+from imago_voice.speakers.channels import ChannelMap
 from imago_voice.ledger import balance
-from imago_voice.pipeline import VoiceLoop
-from imago_voice.scoring import attribution, share_error, wer
-from imago_voice.sources import FileSource
+from imago_voice.loop import VoiceLoop
+from tests.support.scoring import attribution, share_error, wer
+from imago_voice.audio.sources import FileSource
 from imago_voice.transcribe import WhisperTranscriber
 
 
@@ -171,15 +171,15 @@ def part_channels(lib: dict[str, list[np.ndarray]], model: WhisperTranscriber) -
         audio, spans = mix(order, len(people), rng, boost=int(rng.integers(len(people))))
         names = tuple(people)
         loop = VoiceLoop(channels=ChannelMap(names, tuple(range(len(names)))))
-        list(loop.run(FileSource("mix.wav", data=audio)))
+        loop_turns, _ = run_loop(loop, FileSource("mix.wav", data=audio))
         truth = [(names[w], s, e) for w, s, e in spans]
-        acc = attribution(truth, loop.turns)
-        rows = balance(loop.turns, names)
+        acc = attribution(truth, loop_turns)
+        rows = balance(loop_turns, names)
         err = share_error(truth, {n: r.share for n, r in rows.items()})
         worst_attr, worst_share = min(worst_attr, acc), max(worst_share, err)
         speech = sum(e - s for _, s, e in truth)
         lines.append(f"| {len(people)} | {', '.join(people)} | {speech:.0f} s | {acc * 100:.1f} % | {err * 100:.2f} | "
-                     f"{len(loop.turns)} / {len(truth)} |")
+                     f"{len(loop_turns)} / {len(truth)} |")
         print(lines[-1], flush=True)
     lines.append(f"\nWorst case: attribution {worst_attr * 100:.1f} %, share error {worst_share * 100:.2f} points.")
     return "\n".join(lines)
@@ -238,7 +238,7 @@ def proc_stats(pid: int) -> tuple[float, float]:
 def part_live(lib, minutes: float) -> str:
     import soundfile as sf
 
-    from imago_voice.virtual_audio import null_sink, pulse_available
+    from tests.support.virtual_audio import null_sink, pulse_available
 
     if not pulse_available():
         return "### Live run\n\nskipped: PulseAudio is not installed."

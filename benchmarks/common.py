@@ -63,3 +63,11 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def run_loop(loop, source):
+    """Run a voice loop over a source: (turns, overlaps it flagged), as its consumers see them."""
+    from imago_voice.ledger import Overlap, Turn
+
+    events = list(loop.run(source))
+    return [e for e in events if isinstance(e, Turn)], [e for e in events if isinstance(e, Overlap)]

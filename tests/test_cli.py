@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from imago_voice.cli import main
+from tests.conftest import needs_espeak
 
 CASES = [
     (lambda d: ["analyze", str(d / "missing.wav")], "no such file", 1),
@@ -60,8 +61,27 @@ def test_silence_gives_no_turns_and_an_empty_ledger(files, capsys):
     assert doc["duration"] == pytest.approx(1.0)
 
 
-def test_doctor_and_devices_run(capsys):
-    assert main(["doctor"]) in (0, 1)
+def test_doctor_says_what_is_missing_and_its_exit_code_says_whether_anything_needed_is(capsys, monkeypatch):
+    from imago_voice.cli import doctor
+
+    checks = [doctor.Check("PortAudio", True, "V19"),
+              doctor.Check("espeak-ng", False, "the speech synthesizer is not installed", "apt-get install espeak-ng"),
+              doctor.Check("microphone", False, "no input device found", "plug one in", required=False)]
+    monkeypatch.setattr(doctor, "run_checks", lambda: checks)
+    assert main(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "speech model" in out and "PortAudio" in out
+    assert "[missing] espeak-ng" in out and "fix: apt-get install espeak-ng" in out
+    assert "[note   ] microphone" in out and "Something needed is missing" in out
+    monkeypatch.setattr(doctor, "run_checks", lambda: [checks[0], checks[2]])   # only an optional one missing
+    assert main(["doctor"]) == 0
+    assert "All set." in capsys.readouterr().out
+
+
+@needs_espeak
+def test_doctor_finds_nothing_needed_missing_after_the_setup(capsys):
+    # scripts/setup.sh installs everything doctor calls required: PortAudio, espeak-ng, webrtcvad, a model
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "speech model" in out and "PortAudio" in out and "data folder" in out
     assert main(["devices"]) == 0

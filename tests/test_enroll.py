@@ -4,15 +4,15 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from imago_voice.cli import main
-from imago_voice.synth import Line, conversation, speak
-from imago_voice.voiceprint import load_stored
+from imago_voice.speakers.overlap import default_model_path
+from tests.support.synth import Line, conversation, speak
+from imago_voice.speakers.store import load_stored
 from tests.conftest import needs_espeak
 
 pytestmark = needs_espeak
@@ -36,8 +36,8 @@ def enroll_files(tmp_path_factory):
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("IMAGO_VOICE_DATA", str(tmp_path / "voiceprints"))
-    return tmp_path / "voiceprints"
+    monkeypatch.setenv("IMAGO_VOICE_DATA", str(tmp_path / "data"))
+    return tmp_path / "data" / "voiceprints"
 
 
 def mono(lines, voices):
@@ -64,6 +64,7 @@ def test_analyze_tells_three_people_apart_on_one_microphone(enroll_files, tmp_pa
     assert doc["balance"]["Kim"]["turns"] == 1
 
 
+@pytest.mark.model
 def test_a_speaker_change_without_a_gap_splits_the_turn(enroll_files, tmp_path):
     lines = [Line("Sam", "I felt so alone in the house all weekend long without you there.", 0),
              Line("Alex", "But I had to work, you know I had no choice at all.", 0.0)]
@@ -79,11 +80,13 @@ def test_a_speaker_change_without_a_gap_splits_the_turn(enroll_files, tmp_path):
 
 
 def test_an_unknown_voice_is_nobody(enroll_files, tmp_path):
-    from imago_voice.voiceprint import SpeakerIdentifier, enroll
+    from imago_voice.speakers.identify import SpeakerIdentifier
+    from imago_voice.speakers.voiceprint import enroll
+    from tests.support.speakers import identify
 
     ident = SpeakerIdentifier([enroll("Sam", sf.read(enroll_files["Sam"], dtype="float32")[0])])
     tv = np.random.default_rng(0).normal(0, 0.05, 16000 * 3).astype(np.float32)   # noise, like a radio between stations
-    assert ident.identify(tv)[0] is None
+    assert identify(ident, tv)[0] is None
 
 
 def test_enroll_command_stores_a_voiceprint_and_analyze_uses_it_by_name(enroll_files, data_dir, tmp_path, capsys):
@@ -127,7 +130,7 @@ def test_channels_and_voiceprints_together(enroll_files, tmp_path):
 
 @pytest.mark.live
 def test_live_enrollment_is_guided_by_voice(pulse, enroll_files, data_dir, tmp_path):
-    env = dict(pulse, IMAGO_VOICE_DATA=str(data_dir))
+    env = dict(pulse, IMAGO_VOICE_DATA=str(data_dir.parent))
     proc = subprocess.Popen([sys.executable, "-m", "imago_voice.cli", "enroll", "Kim", "--seconds", "9"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
@@ -143,20 +146,22 @@ def test_live_enrollment_is_guided_by_voice(pulse, enroll_files, data_dir, tmp_p
     assert "Stored Kim's voiceprint" in out
     import os
 
-    os.environ["IMAGO_VOICE_DATA"] = str(data_dir)
+    os.environ["IMAGO_VOICE_DATA"] = str(data_dir.parent)
     try:
-        from imago_voice.voiceprint import SpeakerIdentifier, enroll
+        from imago_voice.speakers.identify import SpeakerIdentifier
+        from imago_voice.speakers.voiceprint import enroll
+        from tests.support.speakers import identify
 
         kim = load_stored("Kim")
         ident = SpeakerIdentifier([kim, enroll("Sam", sf.read(enroll_files["Sam"], dtype="float32")[0])])
         probe = speak("This is another sentence, said by the same person as before.", VOICES["Kim"])
-        assert ident.identify(probe)[0] == "Kim"
+        assert identify(ident, probe)[0] == "Kim"
     finally:
         del os.environ["IMAGO_VOICE_DATA"]
 
 
-@pytest.mark.skipif(not (Path(__file__).parent.parent / "models" / "segmentation-3.0.npz").exists(),
-                    reason="the overlap model is not installed (scripts/setup.sh makes models/segmentation-3.0.npz)")
+@pytest.mark.skipif(not default_model_path().exists(),
+                    reason=f"the overlap model {default_model_path()} is not installed (scripts/get_models.py makes it)")
 def test_one_microphone_overlap_is_flagged_with_both_names(enroll_files, tmp_path):
     # Alex starts talking 1.5 s before Sam has finished: one shared microphone hears both at once
     lines = [Line("Sam", "I would like to talk about the weekend and all of our plans for it.", 0),

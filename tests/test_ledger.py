@@ -83,3 +83,36 @@ def test_flagged_and_turn_overlaps_merge():
     turns = [T("A", 0, 5), T("B", 4, 8)]                 # 4-5 from the turns
     found = overlaps(turns, [Overlap(4.5, 6.0, ("B", "C"))])
     assert [(o.start, o.end, o.speakers, o.by) for o in found] == [(4.0, 6.0, ("A", "B", "C"), "B")]
+
+
+# ----------------------------------------------------------------------------------------- the Ledger
+def test_the_ledger_keeps_roles_steps_time_outs_and_unknown_speech_apart():
+    from imago_voice.ledger import Ledger, Overlap
+
+    ledger = Ledger(["A", "B"])
+    ledger.add(T("A", 0, 4), step="send", role="sender")
+    ledger.add(T("B", 5, 8), step="mirror", role="receiver")
+    ledger.add(T(None, 9, 10), step="mirror", role="other")          # nobody could be named
+    ledger.add(T("A", 11, 16), step="send", role="sender", paused=True)   # a time-out
+    ledger.add_overlap(Overlap(2.0, 3.0, ("A", "B"), by="B"))
+    rows = ledger.balance()
+    assert {n: r.seconds for n, r in rows.items()} == {"A": 4.0, "B": 3.0}
+    assert rows["A"].share + rows["B"].share == pytest.approx(1.0)
+    assert ledger.by_role() == {"A": {"sender": 4.0, "receiver": 0.0, "other": 0.0},
+                                "B": {"sender": 0.0, "receiver": 3.0, "other": 0.0}}
+    assert ledger.by_step() == {"send": {"A": 4.0}, "mirror": {"B": 3.0}}
+    assert ledger.unattributed_seconds == 1.0 and ledger.paused_seconds == 5.0
+    assert rows["B"].interruptions == 1 and rows["A"].overlap == 1.0
+    summary = ledger.summary()
+    assert summary["by_person"] == {"A": 4.0, "B": 3.0} and summary["paused"] == 5.0 and summary["unattributed"] == 1.0
+    assert len(ledger.turns) == 4 and [o.by for o in ledger.overlaps()] == ["B"]
+
+
+def test_a_ledger_without_an_engine_is_the_balance_of_its_turns():
+    from imago_voice.ledger import Ledger
+
+    turns = [T("A", 0, 4), T("B", 5, 7), T("A", 8, 10)]
+    ledger = Ledger()
+    for t in turns:
+        ledger.add(t)
+    assert ledger.balance() == balance(turns)

@@ -10,7 +10,7 @@ import time
 import pytest
 import soundfile as sf
 
-from imago_voice.synth import Line, conversation
+from tests.support.synth import Line, conversation
 from tests.conftest import needs_espeak, word_recall
 
 pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from imago_voice.simulate import CONSENT_LINES, DIALOGUE_SCRIPT, DIALOGUE_VOICES, LiveCouple, scripted_session
-from imago_voice.speech_out import EspeakRenderer
+from imago_voice.demo import DIALOGUE_SCRIPT, DIALOGUE_VOICES, scripted_session
+from tests.support.couple import CONSENT_LINES, LiveCouple
+from imago_voice.facilitator.render import EspeakNgRenderer
 from tests.conftest import needs_espeak, word_recall
 
 pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]
@@ -24,7 +25,7 @@ RATE = 170  # words per minute of the prompts: a little brisk, to keep the test 
 def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
     # a log is kept, so the session first asks each of them whether their words may be kept: both say yes
     script = CONSENT_LINES + DIALOGUE_SCRIPT
-    couple = LiveCouple(script, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakRenderer("en", RATE))
+    couple = LiveCouple(script, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakNgRenderer("en", RATE))
     log = tmp_path / "live.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0", "--channel", "Alex=1",

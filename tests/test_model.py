@@ -7,9 +7,9 @@ import soundfile as sf
 
 from imago_voice.cli import main
 from imago_voice.ledger import Turn
-from imago_voice.pipeline import VoiceLoop
-from imago_voice.sources import FileSource
-from imago_voice.synth import Line, conversation
+from imago_voice.loop import VoiceLoop
+from imago_voice.audio.sources import FileSource
+from tests.support.synth import Line, conversation
 from tests.conftest import needs_espeak, word_recall
 
 pytestmark = [needs_espeak, pytest.mark.model]

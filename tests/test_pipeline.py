@@ -3,11 +3,12 @@ import pytest
 
 from imago_voice.errors import ModelError
 from imago_voice.ledger import Turn
-from imago_voice.pipeline import LoopSettings, SpeechStarted, VoiceLoop
-from imago_voice.sources import FileSource
-from imago_voice.synth import Line, conversation, speak
-from imago_voice.vad import VadSettings
-from tests.conftest import FakeTranscriber, needs_espeak
+from imago_voice.loop import LoopSettings, VoiceLoop
+from imago_voice.protocol import SpeechStarted
+from imago_voice.audio.sources import FileSource
+from tests.support.synth import Line, conversation, speak
+from imago_voice.audio.voice_activity import VadSettings
+from tests.conftest import FakeTranscriber, collect, needs_espeak
 
 pytestmark = needs_espeak
 
@@ -95,9 +96,9 @@ def test_a_long_unbroken_turn_is_cut_below_whisper_window():
 def test_replay_is_deterministic(talk):
     a = VoiceLoop(transcriber=FakeTranscriber("x", delay=0.01))
     b = VoiceLoop(transcriber=FakeTranscriber("x"))
-    list(a.run(src(talk[0])))
-    list(b.run(FileSource("mem.wav", data=talk[0], block=1234)))
-    assert a.turns == b.turns
+    a_turns, _, _ = collect(a, src(talk[0]))
+    b_turns, _, _ = collect(b, FileSource("mem.wav", data=talk[0], block=1234))
+    assert a_turns == b_turns
 
 
 def test_a_failing_model_is_one_plain_error(talk):
@@ -115,7 +116,7 @@ def test_other_frame_sizes(talk, frame_ms):
 
 
 def test_ticks_drops_and_muting(talk):
-    from imago_voice.pipeline import SpeechStopped, Tick
+    from imago_voice.protocol import SpeechDropped, Tick
 
     audio = talk[0]
     loop = VoiceLoop(settings=LoopSettings(tick=0.5))
@@ -131,10 +132,11 @@ def test_ticks_drops_and_muting(talk):
     # a mute window starting mid-turn leaves a short stub that is dropped, not a turn
     loop = VoiceLoop()
     loop.mute(truth[0].start + 0.2, truth[0].end + 0.3)
-    events = list(loop.run(src(audio)))
-    assert len([e for e in events if isinstance(e, Turn)]) == 2
-    assert [e for e in events if isinstance(e, SpeechStopped)]
-    assert loop.timings[0].decided_at == pytest.approx(loop.turns[0].end - 0.2 + 1.0, abs=0.05)
+    turns, _, events = collect(loop, src(audio))
+    assert len(turns) == 2
+    assert [e for e in events if isinstance(e, SpeechDropped)]
+    assert loop.timings[0].decided_at == pytest.approx(turns[0].end - 0.2 + 1.0, abs=0.05)
+    assert turns[0].decided_at == pytest.approx(loop.timings[0].decided_at, abs=1e-3)   # the turn carries it
 
 
 class _Ident:
@@ -143,7 +145,7 @@ class _Ident:
     names = ("Sam", "Alex", "Kim")
 
     def spans(self, audio, start=0.0):
-        from imago_voice.voiceprint import SpeakerSpan
+        from imago_voice.speakers.identify import SpeakerSpan
 
         return [SpeakerSpan(start, start + len(audio) / 16000, "Sam", 0.9)]
 
@@ -166,10 +168,12 @@ def test_one_microphone_overlaps_are_flagged_with_both_names(talk):
     audio, _ = talk
     detector = _Detector()
     loop = VoiceLoop(identifier=_Ident(), overlap_detector=detector)
-    turns = [e for e in loop.run(src(audio)) if isinstance(e, Turn)]
+    turns, flagged, events = collect(loop, src(audio))
     assert len(detector.calls) == len(turns) == 3
-    assert len(loop.flagged) == 3
-    for o, t in zip(loop.flagged, turns):
+    assert len(flagged) == 3
+    # each overlap comes just before the turn it was found in
+    assert [type(e).__name__ for e in events if isinstance(e, (Turn, type(flagged[0])))] == ["Overlap", "Turn"] * 3
+    for o, t in zip(flagged, turns):
         assert (o.start, o.end) == (pytest.approx(t.start + 0.5, abs=1e-3), pytest.approx(t.start + 1.0, abs=1e-3))
         # Sam holds the turn; the other voice is the best other voiceprint on the overlap, and it cut in
         assert o.speakers == ("Kim", "Sam") and o.by == "Kim"
@@ -179,6 +183,52 @@ def test_a_broken_overlap_detector_is_dropped_not_fatal(talk, caplog):
     audio, _ = talk
     detector = _Detector(fail=True)
     loop = VoiceLoop(identifier=_Ident(), overlap_detector=detector)
-    turns = [e for e in loop.run(src(audio)) if isinstance(e, Turn)]
-    assert len(turns) == 3 and loop.flagged == [] and len(detector.calls) == 1
+    turns, flagged, _ = collect(loop, src(audio))
+    assert len(turns) == 3 and flagged == [] and len(detector.calls) == 1
     assert "will not be flagged" in caplog.text
+
+
+class _SlowIdent(_Ident):
+    """Voiceprint work that takes a while, and says which thread it ran on."""
+
+    def __init__(self):
+        self.threads = []
+
+    def spans(self, audio, start=0.0):
+        import threading
+        import time
+
+        self.threads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return super().spans(audio, start)
+
+
+def test_voiceprints_and_overlaps_are_worked_out_off_the_audio_thread(talk):
+    """Capture never waits for the speaker stages: later speech is detected before an earlier turn is named."""
+    import threading
+
+    ident, detector = _SlowIdent(), _Detector()
+    loop = VoiceLoop(identifier=ident, overlap_detector=detector)
+    turns, flagged, events = collect(loop, src(talk[0]))
+    assert len(turns) == 3 and len(flagged) == 3
+    assert threading.main_thread().name not in ident.threads and len(ident.threads) == 3
+    first_turn = next(i for i, e in enumerate(events) if isinstance(e, Turn))
+    assert sum(isinstance(e, SpeechStarted) for e in events[:first_turn]) == 3
+
+
+def test_a_second_ctrl_c_while_transcripts_are_awaited_stops_at_once(talk):
+    import os
+    import signal
+    import threading
+    import time
+
+    loop = VoiceLoop(transcriber=FakeTranscriber("x", delay=3.0))
+    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
+    began = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(loop.run(src(talk[0])))           # three turns of 3 s transcription each are awaited
+    finally:
+        timer.cancel()
+    assert time.monotonic() - began < 2.5          # not the ~9 s the transcripts would take

@@ -17,7 +17,7 @@ CHILD = r"""
 import json, queue, threading, time
 import numpy as np
 import sounddevice as sd
-from imago_voice.speech_out import SoundDevicePlayer
+from imago_voice.facilitator.player import SoundDevicePlayer
 
 SR = 16000
 blocks = queue.Queue()
@@ -33,9 +33,10 @@ player.wait_idle()                    # its warm-up clip absorbs the late start 
 tone = (0.4 * np.sin(2 * np.pi * 700 * np.arange(int(0.6 * SR)) / SR)).astype(np.float32)
 said = []
 for k in range(3):
-    start, end = player.play(tone)
+    playback = player.play(tone)
     player.wait_idle()
-    said.append({"planned_start": start, "planned_end": end, "busy_until": player.busy_until()})
+    said.append({"planned_start": playback.start, "planned_end": playback.end, "busy_until": player.busy_until(),
+                 "played": playback.played})
     time.sleep(0.8)
 time.sleep(0.3)
 mic.stop()
@@ -65,3 +66,4 @@ def test_the_player_knows_when_a_prompt_has_really_played(pulse):
         assert h["end"] - h["start"] == pytest.approx(0.6, abs=0.06), doc
         # it started about when the player planned it (the first stream used to be 1.5 s late)
         assert abs(h["start"] - s["planned_start"]) < 0.3, doc
+        assert s["played"] is True, doc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import pathlib
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from imago_voice.errors import ModelError
-from imago_voice.segmentation import (
+from imago_voice.speakers.overlap import (
     FRAME_STEP_SAMPLES,
     POWERSET,
     SAMPLE_RATE,
@@ -34,18 +33,10 @@ needs_model = pytest.mark.skipif(
 
 
 def _converter():
-    """scripts/get_segmentation_model.py, imported as a module (it is not part of the package)."""
-    name = "imago_get_segmentation_model"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "get_segmentation_model.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module          # dataclasses look their module up while the file runs
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
+    """scripts/get_models.py, imported as a module (it is not part of the package)."""
+    from tests.support.install import get_models
+
+    return get_models()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def detector():
 
 @pytest.fixture(scope="module")
 def voices():
-    from imago_voice.synth import speak
+    from tests.support.synth import speak
 
     m3 = speak("The quick brown fox jumps over the lazy dog while the rain keeps falling on the old roof.",
                "en-us+m3")
@@ -91,7 +82,7 @@ def test_shapes_and_probabilities(detector):
         assert np.allclose(p, probs[:, 4:].sum(axis=1))
     assert num_frames(160000) == 589
     assert detector.frame_probs(np.zeros(0, np.float32))[0].shape == (0, 7)
-    with pytest.raises(ValueError):
+    with pytest.raises(ModelError):
         detector.frame_probs(np.zeros((16000, 2), np.float32))
 
 
@@ -104,7 +95,7 @@ def test_silence_is_not_speech(detector):
         assert probs[:, 0].mean() > 0.9 and probs[:, 4:].sum(axis=1).max() < 0.05
     quiet = (1e-4 * np.random.default_rng(0).standard_normal(4 * SAMPLE_RATE)).astype(np.float32)
     assert detector.overlaps(quiet) == []
-    assert detector.speech_probability(quiet)[0].mean() < 0.2
+    assert (1.0 - detector.frame_probs(quiet)[0][:, 0]).mean() < 0.2
 
 
 @needs_model
@@ -126,7 +117,7 @@ def test_two_voices_at_once_are_an_overlap(detector, voices):
         p, _, _ = detector.overlap_probability(alone)
         assert (p > 0.5).mean() < 0.05
         assert sum(e - s for s, e in detector.overlaps(alone)) < 0.3
-        assert detector.speech_probability(alone)[0].max() > 0.9
+        assert (1.0 - detector.frame_probs(alone)[0][:, 0]).max() > 0.9
 
 
 @needs_model
@@ -168,9 +159,9 @@ def test_missing_or_corrupt_model_is_a_model_error(tmp_path, monkeypatch):
     np.savez(partial, **{"classifier.weight": np.zeros((7, 128), np.float32)})
     with pytest.raises(ModelError, match="setup.sh"):
         OverlapDetector(partial)
-    monkeypatch.setenv("IMAGO_VOICE_SEGMENTATION", str(tmp_path / "elsewhere.npz"))
-    assert default_model_path() == tmp_path / "elsewhere.npz"
-    with pytest.raises(ModelError):
+    monkeypatch.setenv("IMAGO_VOICE_MODELS", str(tmp_path / "elsewhere"))
+    assert default_model_path() == tmp_path / "elsewhere" / "segmentation-3.0.npz"
+    with pytest.raises(ModelError, match="get_models.py"):
         OverlapDetector()
 
 

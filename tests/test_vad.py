@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from imago_voice.errors import UsageError
-from imago_voice.vad import NoiseFloor, Segmenter, VadSettings, VoiceDetector
+from imago_voice.errors import SettingsError
+from imago_voice.audio.voice_activity import NoiseFloor, VadSettings, VoiceDetector
+from imago_voice.loop.segmenter import Segmenter
 from tests.conftest import needs_espeak
 
 FS = 0.03
@@ -69,7 +70,7 @@ def test_flush_closes_an_open_segment():
 
 @pytest.mark.parametrize("kwargs", [{"frame_ms": 25}, {"aggressiveness": 4}, {"end_silence": 0.2}])
 def test_bad_settings_are_usage_errors(kwargs):
-    with pytest.raises(UsageError):
+    with pytest.raises(SettingsError):
         VadSettings(**kwargs)
 
 
@@ -84,7 +85,7 @@ def test_noise_floor_tracks_the_quiet_level():
 @needs_espeak
 @pytest.mark.parametrize("frame_ms", [10, 20, 30])
 def test_detector_hears_speech_and_not_steady_noise(frame_ms):
-    from imago_voice.synth import speak
+    from tests.support.synth import speak
 
     s = VadSettings(frame_ms=frame_ms)
     n = s.frame_samples

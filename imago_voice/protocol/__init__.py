@@ -2,6 +2,17 @@
 
 Nothing here does audio, speech or timing of its own: feed :class:`Engine` events, carry out its actions.
 
+    events.py     what goes in (events) and what comes out (actions)
+    exercises.py  the exercises as tables of steps and phases
+    settings.py   the engine's timing and behaviour settings
+    engine.py     the state machine: what each event means
+    walk.py       moving through the tables, voice commands, and what is said on the way
+    phrasing.py   prompt texts filled in for the state of the session
+    prompts.py    the prompt files (package data) read and checked
+    intents.py    answers and voice commands recognised in a transcript
+    fidelity.py   how much of the sender's words a mirror kept
+    text.py       the one text normaliser
+
     from imago_voice.protocol import Engine, EngineSettings, TurnEnded, load_prompts
 
     engine = Engine("dialogue", ["Sam", "Alex"], load_prompts("en", "dialogue"))
@@ -9,7 +20,7 @@ Nothing here does audio, speech or timing of its own: feed :class:`Engine` event
     actions = engine.handle(TurnEnded("Sam", 1.0, 2.5, "I'll go first."))
 """
 
-from imago_voice.protocol.engine import EXERCISES, Engine, EngineSettings, Exercise, Phase, Step
+from imago_voice.protocol.engine import Engine
 from imago_voice.protocol.events import (
     Action,
     Balance,
@@ -17,6 +28,7 @@ from imago_voice.protocol.events import (
     Event,
     KeyCommand,
     MirrorScored,
+    OverlapDetected,
     Paused,
     RateChanged,
     Resumed,
@@ -24,13 +36,14 @@ from imago_voice.protocol.events import (
     SessionEnded,
     Snapshot,
     SpeechStarted,
-    SpeechStopped,
+    SpeechDropped,
     StepChanged,
     StepRecord,
     Tick,
     TurnEnded,
     WaitFor,
 )
+from imago_voice.protocol.exercises import EXERCISES, Exercise, Phase, Step
 from imago_voice.protocol.fidelity import FidelityRules, content_words, mirror_fidelity
 from imago_voice.protocol.intents import (
     ANSWERS,
@@ -47,6 +60,8 @@ from imago_voice.protocol.prompts import (
     load_common,
     load_prompts,
 )
+from imago_voice.protocol.settings import EngineSettings
+from imago_voice.protocol.text import normalize
 
 __all__ = [
     "ANSWERS",
@@ -62,6 +77,7 @@ __all__ = [
     "FidelityRules",
     "KeyCommand",
     "MirrorScored",
+    "OverlapDetected",
     "Paused",
     "Phase",
     "Prompts",
@@ -71,7 +87,7 @@ __all__ = [
     "SessionEnded",
     "Snapshot",
     "SpeechStarted",
-    "SpeechStopped",
+    "SpeechDropped",
     "Step",
     "StepChanged",
     "StepRecord",
@@ -86,6 +102,7 @@ __all__ = [
     "load_prompts",
     "load_vocabulary",
     "mirror_fidelity",
+    "normalize",
     "recognize_answer",
     "recognize_command",
 ]

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
+from imago_voice.ledger import Overlap
+
 # --------------------------------------------------------------------------------------------- events
 
 
@@ -22,10 +24,11 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
-class SpeechStopped:
-    """Speech that began ended *without* a turn (too short, or discarded as the facilitator's own voice).
+class SpeechDropped:
+    """Speech that began ended *without* becoming a turn: too short, crosstalk from another person's
+    microphone, heard while muted, or discarded as the facilitator's own voice.
 
-    Optional: a :class:`TurnEnded` also ends the speech it belongs to.
+    A :class:`TurnEnded` ends the speech it belongs to; this event ends speech that has no turn.
     """
 
     speaker: str | None
@@ -48,6 +51,15 @@ class TurnEnded:
 
 
 @dataclass(frozen=True)
+class OverlapDetected:
+    """Two or more people spoke at once (found inside one shared microphone's turn); recorded in the
+    ledger. ``at`` is when it became known."""
+
+    overlap: Overlap
+    at: float
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passes (send one about every 0.5 s): silence reminders, the chunk limit, the time-out check-back."""
 
@@ -67,7 +79,7 @@ class KeyCommand:
     at: float
 
 
-Event = Union[SpeechStarted, SpeechStopped, TurnEnded, Tick, KeyCommand]
+Event = Union[SpeechStarted, SpeechDropped, TurnEnded, OverlapDetected, Tick, KeyCommand]
 
 # -------------------------------------------------------------------------------------------- actions
 
@@ -162,26 +174,26 @@ Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChange
 
 # ---------------------------------------------------------------------------------------- read-outs
 
-#: Roles under which speaking time is counted. ``other`` is time outside the send/receive steps
-#: (the opening, the close) or from a third person who holds neither role.
-ROLES: tuple[str, ...] = ("sender", "receiver", "other")
-
-
 @dataclass(frozen=True)
 class Balance:
-    """Speaking time in seconds, per person and per person and role; ``unattributed`` is time from
-    turns whose speaker was unknown and not attributed to anybody."""
+    """Speaking time in seconds from the session's :class:`~imago_voice.ledger.Ledger`: per person, per
+    person and role, per step and person; ``unattributed`` is speech nobody could be named for and
+    ``paused`` speech during time-outs (neither is credited to anybody)."""
 
     by_person: Mapping[str, float]
     by_role: Mapping[str, Mapping[str, float]]
     unattributed: float = 0.0
+    paused: float = 0.0
+    by_step: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return {
             "by_person": dict(self.by_person),
             "by_role": {name: dict(roles) for name, roles in self.by_role.items()},
+            "by_step": {step: dict(row) for step, row in self.by_step.items()},
             "unattributed": self.unattributed,
+            "paused": self.paused,
         }
 
 

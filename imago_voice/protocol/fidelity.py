@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from imago_voice.errors import PromptError
-from imago_voice.protocol.intents import normalize
+from imago_voice.protocol.text import normalize
 
 _VOWELS = frozenset("aeiouy")
 _KEEP_DOUBLE = frozenset("lsz")

@@ -1,7 +1,8 @@
 """Recognise what a transcript means at the few points where words matter.
 
-Two kinds of meaning, both matched on normalised words (case, punctuation, accents and apostrophes
-ignored, so Whisper's "Yep, you got it." and "yep you got it" are the same):
+Two kinds of meaning, both matched on words normalised by :func:`~imago_voice.protocol.text.normalize`
+(case, punctuation, accents and apostrophes ignored, so Whisper's "Yep, you got it." and "yep you got
+it" are the same):
 
 * **answers** at a branch point: ``yes``, ``no``, ``more`` ("there is more"), ``done`` ("that's all")
   and ``not_now``;
@@ -18,12 +19,11 @@ read into a :class:`Vocabulary`. This module does no I/O except in :func:`load_v
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from imago_voice.errors import PromptError
+from imago_voice.protocol.text import normalize
 
 YES, NO, MORE, DONE, NOT_NOW = "yes", "no", "more", "done", "not_now"
 #: The answers, in the order of precedence used when one utterance holds several of them.
@@ -35,22 +35,8 @@ PAUSE, RESUME, REPEAT, NEXT, BACK, SLOWER, FASTER, STOP = (
 COMMANDS: tuple[str, ...] = (PAUSE, RESUME, REPEAT, NEXT, BACK, SLOWER, FASTER, STOP)
 
 _UNSURE = "unsure"  # "not sure", "maybe": a match that makes an answer unclear on purpose
-_APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc"
-_NON_WORD = re.compile(r"[^0-9a-z]+")
 
 Phrase = tuple[str, ...]
-
-
-def normalize(text: str) -> list[str]:
-    """Lower-case words of ``text`` without accents, apostrophes or punctuation.
-
-    "That’s it!" → ``["thats", "it"]``; "Time-out." → ``["time", "out"]``; "¿Sí?" → ``["si"]``.
-    """
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    for mark in _APOSTROPHES:
-        text = text.replace(mark, "")
-    return [word for word in _NON_WORD.split(text) if word]
 
 
 def _phrase(text: str) -> Phrase:

@@ -1,9 +1,10 @@
-"""Prompts as data: ``prompts/<language>/common.toml`` plus ``prompts/<language>/<exercise>.toml``.
+"""Prompts as data: ``<language>/common.toml`` plus ``<language>/<exercise>.toml`` in the prompts folder
+(the package's ``data/prompts``, read with :mod:`importlib.resources`; see :func:`imago_voice.paths.prompts_root`).
 
 ``common.toml`` holds what every exercise shares::
 
     [language]     code, name
-    [words]        and, time_short, time_minute, time_minutes, balance_item  (to build the balance sentence)
+    [words]        and, time_short, time_minute, time_minutes, balance_item, balance_unknown  (the balance sentence)
     [commands]     paused, check_back, resumed, stopped, slower, faster, floor, chunk_limit, remirror
     [steps.<id>]   shared steps: opening, mirror, switch, close
     [vocabulary]   phrases for answers and voice commands (see :mod:`.intents`)
@@ -26,15 +27,28 @@ from __future__ import annotations
 
 import os
 import string
-import tomllib
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Union
 
 from imago_voice.errors import PromptError
+from imago_voice.paths import prompts_root
 from imago_voice.protocol.fidelity import FidelityRules
 from imago_voice.protocol.intents import Vocabulary
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.resources.abc import Traversable
+
+#: A prompts folder: a path, or a package-data folder from :mod:`importlib.resources`.
+Root = Union[str, "os.PathLike[str]", "Traversable"]
 
 #: Every placeholder a prompt may use.
 PLACEHOLDERS: frozenset[str] = frozenset(
@@ -55,20 +69,24 @@ COMMAND_KEYS: tuple[str, ...] = (
     "paused", "check_back", "resumed", "stopped", "slower", "faster", "floor", "chunk_limit", "remirror",
 )
 #: Keys that ``[words]`` must have.
-WORD_KEYS: tuple[str, ...] = ("and", "time_short", "time_minute", "time_minutes", "balance_item")
+WORD_KEYS: tuple[str, ...] = ("and", "time_short", "time_minute", "time_minutes", "balance_item", "balance_unknown")
 #: The keys every step that waits for somebody has.
 STEP_KEYS: tuple[str, ...] = ("enter", "stems", "reminder", "reprompt")
 
-ENV_ROOT = "IMAGO_VOICE_PROMPTS"
 _FORMATTER = string.Formatter()
 
 
-def default_root() -> Path:
-    """The prompts folder: ``$IMAGO_VOICE_PROMPTS`` if set, else ``prompts/`` beside the package."""
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "prompts"
+def default_root() -> Traversable:
+    """The prompts folder: ``$IMAGO_VOICE_PROMPTS`` if set, else the package's own prompt files."""
+    return prompts_root()
+
+
+def _folder(root: Root | None) -> Traversable:
+    if root is None:
+        return default_root()
+    if isinstance(root, (str, os.PathLike)):
+        return Path(root)
+    return root
 
 
 def placeholders(template: str, where: str = "a prompt") -> set[str]:
@@ -91,12 +109,14 @@ def render(template: str, values: Mapping[str, object], where: str = "a prompt")
     return template.format_map({k: v for k, v in values.items() if v is not None})
 
 
-def _read(path: Path) -> dict:
+def _read(path: Traversable) -> dict:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise PromptError(f"The prompt file {path} is missing.") from None
+    except UnicodeDecodeError as err:
+        raise PromptError(f"The prompt file {path} is not UTF-8 text: {err}.") from None
     except tomllib.TOMLDecodeError as err:
         raise PromptError(f"The prompt file {path} is not valid TOML: {err}.") from None
     except OSError as err:
@@ -148,12 +168,12 @@ class Common:
     words: Mapping[str, str]
     vocabulary: Vocabulary
     fidelity: FidelityRules
-    path: Path
+    path: Traversable
 
 
-def load_common(language: str, root: str | os.PathLike[str] | None = None) -> Common:
+def load_common(language: str, root: Root | None = None) -> Common:
     """Read and check ``<root>/<language>/common.toml``."""
-    folder = Path(root) if root is not None else default_root()
+    folder = _folder(root)
     path = folder / language / "common.toml"
     if not (folder / language).is_dir():
         known = ", ".join(available_languages(folder)) or "none"
@@ -243,9 +263,9 @@ class Prompts:
             yield f"words.{key}", text
 
 
-def load_prompts(language: str, exercise: str, root: str | os.PathLike[str] | None = None) -> Prompts:
+def load_prompts(language: str, exercise: str, root: Root | None = None) -> Prompts:
     """Read and check ``<root>/<language>/common.toml`` and ``<root>/<language>/<exercise>.toml``."""
-    folder = Path(root) if root is not None else default_root()
+    folder = _folder(root)
     common = load_common(language, folder)
     path = folder / language / f"{exercise}.toml"
     if exercise == "common" or not path.is_file():
@@ -272,17 +292,18 @@ def load_prompts(language: str, exercise: str, root: str | os.PathLike[str] | No
     )
 
 
-def available_languages(root: str | os.PathLike[str] | None = None) -> list[str]:
+def available_languages(root: Root | None = None) -> list[str]:
     """Language folders under ``root`` that have a ``common.toml``."""
-    folder = Path(root) if root is not None else default_root()
+    folder = _folder(root)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / "common.toml").is_file())
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "common.toml").is_file())
 
 
-def available_exercises(language: str, root: str | os.PathLike[str] | None = None) -> list[str]:
+def available_exercises(language: str, root: Root | None = None) -> list[str]:
     """Exercise ids that have a prompt file for ``language``."""
-    folder = (Path(root) if root is not None else default_root()) / language
+    folder = _folder(root) / language
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.toml") if p.stem != "common")
+    return sorted(p.name[:-len(".toml")] for p in folder.iterdir()
+                  if p.is_file() and p.name.endswith(".toml") and p.name != "common.toml")

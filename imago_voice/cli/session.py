@@ -1,0 +1,144 @@
+"""``imago-voice session`` (live or replayed) and ``imago-voice demo`` (a scripted couple, replayed)."""
+
+from __future__ import annotations
+
+import sys
+
+from imago_voice.cli.common import announced, build_loop, channel_map, identifier, interruptible, line_printer, names_of
+from imago_voice.cli.parser import device
+from imago_voice.errors import UsageError
+
+
+def cmd_session(args, out) -> int:
+    from imago_voice.ledger import Ledger
+    from imago_voice.protocol import Engine, EngineSettings, load_prompts
+
+    channels = channel_map(args)
+    args.identifier = identifier(args)
+    known = names_of(channels, args.identifier)
+    if args.names:
+        names = [n.strip() for n in args.names.split(",") if n.strip()]
+    elif known:
+        names = known
+    else:
+        raise UsageError("Say who is taking part: --names Sam,Alex, --channel NAME=INDEX or --enroll NAME for each person.")
+    if set(known) - set(names):
+        raise UsageError("--names, --channel and --enroll name different people.")
+    if not args.input and (args.realtime or args.prompts_wav):
+        raise UsageError("--realtime and --prompts-wav go with --input.")
+    engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
+                    EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes,
+                                   intention=args.intention, remirror_below=args.remirror,
+                                   # live, the words go into a log only if everybody says yes out loud
+                                   ask_consent=bool(args.log) and not args.input),
+                    ledger=Ledger(names))
+    if args.input:
+        return _session_replay(args, out, engine, channels)
+    return _session_live(args, out, engine, channels)
+
+
+def _session_replay(args, out, engine, channels) -> int:
+    from imago_voice.audio.files import write_audio
+    from imago_voice.audio.sources import FileSource
+    from imago_voice.facilitator.record import mix_prompts
+    from imago_voice.facilitator.session import Session
+
+    source = FileSource(args.input, realtime=args.realtime)
+    if channels is not None:
+        channels.check(source.channels, args.input)
+    renderer = None
+    if args.prompts_wav:
+        from imago_voice.facilitator.render import make_renderer
+
+        renderer = make_renderer(args.language, args.rate)
+    # as fast as possible, each turn reaches the engine at the audio time it ended, however long its
+    # transcription took: the same recording always gives the same session
+    loop = build_loop(args, channels, args.identifier, tick=0.5, wait_for_text=not args.realtime)
+    session = Session(engine, loop, renderer=renderer, on_line=line_printer(out),
+                      keep_prompt_audio=bool(args.prompts_wav))
+    session.run(source)
+    print("\n" + session.summary(), file=out)
+    if args.log:
+        from imago_voice.output import write_json
+
+        write_json(args.log, session.log_dict(str(args.input), source.duration))
+    if args.prompts_wav:
+        write_audio(args.prompts_wav, mix_prompts(source.data, session.prompt_audio))
+    return 0
+
+
+def _session_live(args, out, engine, channels) -> int:
+    from contextlib import ExitStack
+
+    from imago_voice.audio.sources import MicrophoneSource
+    from imago_voice.facilitator.session import Session
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError("--seconds must be positive.")
+    renderer = player = None
+    if not args.silent:
+        from imago_voice.facilitator.player import SoundDevicePlayer
+        from imago_voice.facilitator.render import make_renderer
+
+        # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time
+        renderer = make_renderer(args.language, args.rate)
+        player = SoundDevicePlayer(device(args.output_device))
+    try:
+        loop = build_loop(args, channels, args.identifier, tick=0.5)
+        if player is not None:
+            player.wait_idle(timeout=10.0)
+        source = MicrophoneSource(device(args.device), channels=channels.width if channels else 1, seconds=args.seconds)
+        with ExitStack() as stack:
+            keys = on_tick = None
+            if args.silent:
+                from imago_voice.facilitator.console import HELP, KeyReader, status_line
+
+                keys = stack.enter_context(KeyReader())
+                stack.callback(lambda: print("", file=sys.stderr))
+                print(HELP, file=sys.stderr, flush=True)
+                on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="",  # noqa: E731
+                                                 file=sys.stderr, flush=True)
+            session = Session(engine, loop, renderer=renderer, player=player, live=not args.silent,
+                              on_line=line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
+            stack.enter_context(interruptible(source))
+            session.run(announced(source, "Listening. Say 'stop' or press Ctrl-C to end."))
+    finally:
+        if player is not None:
+            player.close()
+    print("\n" + session.summary(), file=out)
+    if args.log:
+        from imago_voice.output import write_json
+
+        doc = session.log_dict(f"device:{args.device or 'default'}", loop.now)
+        doc["stats"] = {"input_overflows": source.overflows, "input_dropped": source.dropped}
+        write_json(args.log, doc)
+    return 0
+
+
+def cmd_demo(args, out) -> int:
+    from pathlib import Path
+
+    from imago_voice.audio.blocks import SAMPLE_RATE
+    from imago_voice.audio.files import write_audio
+    from imago_voice.demo import DIALOGUE_VOICES, scripted_session
+    from imago_voice.errors import OutputError
+
+    folder = Path(args.out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Could not make the folder {folder}: {exc.strerror or exc}.") from exc
+    made = scripted_session()
+    wav = folder / "demo_session.wav"
+    write_audio(wav, made.audio)
+    names = list(DIALOGUE_VOICES)
+    print(f"Demo: a scripted couple, {', '.join(names)}, one microphone each ({wav}, "
+          f"{made.audio.shape[0] / SAMPLE_RATE:.0f} s). The facilitator replays it and speaks each step:\n", file=out)
+    args.input, args.realtime, args.names, args.enroll = str(wav), False, None, []
+    args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
+    args.exercise, args.language, args.rate = "dialogue", "en", 150
+    args.chunk_limit, args.timeout_minutes, args.intention, args.remirror = 45.0, 20.0, False, None
+    args.log, args.prompts_wav = str(folder / "demo_session.json"), str(folder / "demo_session_with_prompts.wav")
+    code = cmd_session(args, out)
+    print(f"\nLog: {args.log}\nListen to it with the prompts mixed in: {args.prompts_wav}", file=out)
+    return code

@@ -1,0 +1,71 @@
+"""What a facilitated session leaves: the prompts said, the echoes discarded, how it ended; the log
+document (turns and figures from the ledger); and the recording with the prompts mixed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imago_voice.audio.blocks import SAMPLE_RATE
+from imago_voice.ledger import Turn
+from imago_voice.output import session_dict
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    at: float               # audio clock: when it was (or would have been) spoken
+    step: str
+    to: str | None
+    text: str
+    key: str = ""
+    end: float | None = None  # audio clock: when it should finish playing (live), else None
+
+
+@dataclass
+class SessionRecord:
+    """What the session itself adds to the ledger's account, gathered as it runs."""
+
+    prompts: list[PromptRecord] = field(default_factory=list)
+    echoes: list[Turn] = field(default_factory=list)
+    not_played: list[int] = field(default_factory=list)   # indexes into ``prompts`` that could not be played
+    ended: str | None = None
+
+
+def log_document(engine, record: SessionRecord, audio: str, duration: float) -> dict:
+    """The session log (``session --log``): the JSON of ``analyze`` plus steps, prompts, mirrors, consent.
+
+    Without everybody's yes (when consent was asked), no turn carries its words.
+    """
+    doc = session_dict(audio, duration, engine.ledger)
+    doc["exercise"] = engine.exercise
+    doc["prompts"] = [{"at": p.at, "step": p.step, "to": p.to, "text": p.text} for p in record.prompts]
+    if record.not_played:
+        doc["prompts_not_played"] = sorted(record.not_played)
+    doc["steps"] = [s.to_dict() for s in engine.steps]
+    doc["mirrors"] = [{"at": m.at, "fidelity": round(m.fidelity, 3)} for m in engine.mirrors]
+    summary = engine.ledger.summary()
+    doc["balance_by_role"] = summary["by_role"]
+    doc["balance_by_step"] = summary["by_step"]
+    doc["paused"] = summary["paused"]
+    doc["echoes_discarded"] = len(record.echoes)
+    doc["words_kept"] = engine.words_may_be_kept
+    if engine.consents:
+        doc["consent"] = engine.consents
+    if not engine.words_may_be_kept:   # nobody's words without everybody's yes: times only
+        for turn in doc["turns"]:
+            turn["text"] = None
+    doc["ended"] = record.ended
+    return doc
+
+
+def mix_prompts(recording: np.ndarray, prompts: list[tuple[float, np.ndarray]], gain: float = 0.8) -> np.ndarray:
+    """The recording (n, channels) with each prompt added at its time on every channel, to listen to."""
+    out = recording.astype(np.float32).copy()
+    for at, audio in prompts:
+        a = int(round(at * SAMPLE_RATE))
+        need = a + len(audio)
+        if need > out.shape[0]:
+            out = np.concatenate([out, np.zeros((need - out.shape[0], out.shape[1]), np.float32)])
+        out[a:need] += gain * audio[:, None]
+    return np.clip(out, -1.0, 1.0)

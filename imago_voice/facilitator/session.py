@@ -1,0 +1,245 @@
+"""A facilitated session: the voice loop's events into the protocol engine, its actions out to the world.
+
+This module is glue with one job: it owns no device and no model. It is given a
+:class:`~imago_voice.loop.VoiceLoop`, an :class:`~imago_voice.protocol.Engine` (with the session's
+ledger), and, for a live session, a renderer and a player for the prompts. The engine decides; the
+session carries its actions out (speak, show), keeps the loop from hearing the facilitator's own voice,
+and keeps a record of what was said (:class:`~imago_voice.facilitator.record.SessionRecord`).
+
+Live: prompts are played, and the loop is muted while each plays (plus a tail); a transcript that matches
+a prompt just spoken is discarded as an echo. The audio clock is mapped to the wall clock from each
+block's capture time (stamped in the microphone's callback), so the mute window lands where the prompt
+really is in the audio even when the loop runs behind. Replay: nothing is played or gated (a recording
+neither contains the prompts nor waits for them); prompts are recorded at the moment the engine would
+have spoken them, on the recording's clock, and can be mixed into a copy of the recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from imago_voice.audio.blocks import SAMPLE_RATE, AudioBlock
+from imago_voice.facilitator.echo import is_echo
+from imago_voice.facilitator.record import PromptRecord, SessionRecord, log_document
+from imago_voice.ledger import Overlap, Turn
+from imago_voice.loop import VoiceLoop
+from imago_voice.output import format_ledger
+from imago_voice.protocol import (
+    ConsentGiven,
+    Engine,
+    KeyCommand,
+    MirrorScored,
+    OverlapDetected,
+    RateChanged,
+    Say,
+    SessionEnded,
+    SpeechDropped,
+    SpeechStarted,
+    StepChanged,
+    Tick,
+    TurnEnded,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _event_time(event, now: float) -> float:
+    """When the session acts on a loop event: a turn when its end was decided, others at their own time."""
+    if isinstance(event, Turn):
+        return event.decided_at if event.decided_at is not None else event.end
+    return getattr(event, "at", now)
+
+
+class AudioClock:
+    """Maps the wall clock (``time.monotonic``) to the audio clock of a source.
+
+    A live block says when its first sample was captured; a replayed one does not, and is taken to be
+    heard as it is read.
+    """
+
+    def __init__(self) -> None:
+        self.audio = 0.0
+        self.wall = time.monotonic()
+
+    def seen(self, block: AudioBlock) -> None:
+        if block.captured is not None:
+            self.audio, self.wall = block.t0, block.captured
+        else:
+            self.audio, self.wall = block.t1, time.monotonic()
+
+    def to_audio(self, wall: float) -> float:
+        return self.audio + (wall - self.wall)
+
+
+class Session:
+    """Runs one exercise over a source of audio.
+
+    ``renderer``/``player``: how prompts are spoken (both None: nothing is spoken, as in replay and
+    silent mode). ``live``: gate the microphone while prompts play. ``on_line``: called with each line
+    of the running transcript (steps, prompts, turns) for the terminal. ``keys``: a queue the
+    facilitator's keyboard fills with command names (silent mode). ``on_tick``: called with the engine's
+    snapshot and the audio time on each tick (silent mode's status display).
+    """
+
+    def __init__(self, engine: Engine, loop: VoiceLoop, *, renderer=None, player=None, live: bool = False,
+                 on_line: Callable[[str], None] = lambda line: None, keys: queue.Queue | None = None,
+                 on_tick: Callable[[object, float], None] | None = None, echo_tail: float = 0.6,
+                 keep_prompt_audio: bool = False) -> None:
+        self.engine, self.loop = engine, loop
+        self.renderer, self.player, self.live = renderer, player, live
+        self.on_line, self.keys, self.on_tick = on_line, keys, on_tick
+        self.echo_tail = echo_tail
+        self.record = SessionRecord()
+        self.prompt_audio: list[tuple[float, np.ndarray]] = []   # (audio time, 16 kHz mono) for --prompts-wav
+        self._keep_audio = keep_prompt_audio
+        self._clock = AudioClock()
+        self._busy_until = 0.0   # audio clock: end of the last prompt queued (replay: as if spoken)
+        self._playing: list[tuple[int, object]] = []   # (prompt index, playback) not yet over
+        self._started = False
+        self._stop = False
+
+    @property
+    def ledger(self):
+        return self.engine.ledger
+
+    # ----------------------------------------------------------------------------------------- running
+    def _watch(self, source: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
+        for block in source:
+            self._clock.seen(block)
+            if not self._started:
+                # the session opens when the audio starts: a microphone's first block can take a second or
+                # two, and the clock that maps playback times onto the audio must be known first
+                self._started = True
+                self._carry_out(self.engine.start(at=block.t0), at=block.t0)
+            yield block
+            if self._stop:
+                return
+
+    def run(self, source: Iterable[AudioBlock]) -> SessionRecord:
+        """Run to the end of the source or of the exercise; the player is closed however it ends."""
+        self._started = False
+        try:
+            for event in self.loop.run(self._watch(source)):
+                self._carry_out(self._handle(event), _event_time(event, self.loop.now))
+                if self.engine.ended:
+                    self._stop = True
+            if not self._started:
+                self._carry_out(self.engine.start(at=0.0), at=0.0)
+        finally:
+            if self.player is not None:
+                self.player.close()
+            self._check_playback()
+        if self.record.ended is None:
+            self.record.ended = "end of audio"
+        return self.record
+
+    def _handle(self, event) -> list:
+        if isinstance(event, Tick):
+            self._check_playback()
+            self._extend_mute()
+            actions = self.engine.handle(event)
+            actions += self._keys(event.at)
+            if self.on_tick is not None:
+                self.on_tick(self.engine.snapshot(event.at), event.at)
+            return actions
+        if isinstance(event, (SpeechStarted, SpeechDropped)):
+            return self.engine.handle(event)
+        if isinstance(event, Turn):
+            return self._turn(event)
+        if isinstance(event, Overlap):
+            return self.engine.handle(OverlapDetected(event, self.loop.now))
+        return []
+
+    def _extend_mute(self) -> None:
+        """Playback can start later than planned: keep deaf until the prompts have really played out."""
+        if self.live and self.player is not None:
+            now_wall = time.monotonic()
+            until = self.player.busy_until()
+            if until > now_wall:
+                self.loop.mute(self._clock.to_audio(now_wall), self._clock.to_audio(until) + self.echo_tail)
+
+    def _check_playback(self) -> None:
+        """Prompts that could not be played are recorded as such, and the loop listens again at once."""
+        still = []
+        for index, playback in self._playing:
+            if playback.played is None:
+                still.append((index, playback))
+            elif not playback.played:
+                self.record.not_played.append(index)
+                log.warning("a prompt was not played (%s): %r", playback.error, self.record.prompts[index].text)
+                if self.live:
+                    self.loop.unmute_from(self._clock.to_audio(time.monotonic()))
+        self._playing = still
+
+    def _keys(self, at: float) -> list:
+        actions = []
+        while self.keys is not None and not self.keys.empty():
+            actions += self.engine.handle(KeyCommand(self.keys.get_nowait(), at))
+        return actions
+
+    def _turn(self, turn: Turn) -> list:
+        # prompts that were playing when this turn began (an echo starts with the prompt, an answer after it)
+        recent = [p.text for p in self.record.prompts
+                  if p.at - 0.5 <= turn.start <= (p.end if p.end is not None else p.at + 30.0) + 0.5]
+        if self.live and is_echo(turn.text, recent):
+            self.record.echoes.append(turn)
+            log.info("discarded an echo of a prompt: %r", turn.text)
+            return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
+        who = turn.speaker or "(unknown)"
+        self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
+        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or ""))
+
+    # ----------------------------------------------------------------------------------------- actions
+    def _carry_out(self, actions: list, at: float) -> None:
+        for action in actions:
+            if isinstance(action, Say):
+                self._say(action, at)
+            elif isinstance(action, StepChanged):
+                roles = f" (sender {action.sender}, receiver {action.receiver})" if action.sender else ""
+                self.on_line(f"{at:8.2f}  == {action.step}{roles}")
+            elif isinstance(action, ConsentGiven):
+                answer = "yes, the words may be kept" if action.agreed else "no, the words are not kept"
+                self.on_line(f"{at:8.2f}  (consent: {action.person}: {answer})")
+            elif isinstance(action, MirrorScored):
+                self.on_line(f"{at:8.2f}  (mirror kept {action.fidelity * 100:.0f} % of the content words)")
+            elif isinstance(action, RateChanged) and self.renderer is not None:
+                self.renderer.rate = action.rate
+            elif isinstance(action, SessionEnded):
+                self.record.ended = action.reason
+                self.on_line(f"{at:8.2f}  (session ended: {action.reason})")
+
+    def _say(self, action: Say, at: float) -> None:
+        audio = None
+        if self.renderer is not None and (self.player is not None or self._keep_audio):
+            audio = self.renderer.render(action.text)
+        end = None
+        if self.player is not None and audio is not None:
+            playback = self.player.play(audio)
+            start, end = self._clock.to_audio(playback.start), self._clock.to_audio(playback.end)
+            if self.live:
+                # hear nothing from now until the prompt has played out, plus a tail for the room
+                self.loop.mute(self._clock.to_audio(time.monotonic()) - 0.1, end + self.echo_tail)
+            self._playing.append((len(self.record.prompts), playback))
+            at = start
+        else:
+            at = max(at, self._busy_until)
+            if audio is not None:
+                end = at + len(audio) / SAMPLE_RATE
+                self._busy_until = end
+        if audio is not None and self._keep_audio:
+            self.prompt_audio.append((at, audio))
+        self.record.prompts.append(PromptRecord(round(at, 3), action.step, action.to, action.text, action.key,
+                                                None if end is None else round(end, 3)))
+        self.on_line(f"{at:8.2f}  >> {action.text}")
+
+    # ------------------------------------------------------------------------------------------- output
+    def log_dict(self, audio: str, duration: float) -> dict:
+        return log_document(self.engine, self.record, audio, duration)
+
+    def summary(self) -> str:
+        return format_ledger(self.engine.ledger) + "\n" + self.engine.balance_sentence()

@@ -1,0 +1,53 @@
+"""The engine's timing and behaviour settings, checked when made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imago_voice.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Timing and behaviour. Times in seconds unless named otherwise.
+
+    ``chunk_limit``: a sender talking this long hears "let's pause there" once per chunk (0: never).
+    ``timeout_minutes``: length of a time-out before the facilitator checks back.
+    ``silence_reminder``: silence while somebody is awaited before a reminder (0: never);
+    ``max_reminders`` per wait (the first says the step's reminder, later ones its re-prompt).
+    ``intention``: include the optional intention step. ``ask_consent``: open by asking each person
+    whether the session's words may be kept. ``remirror_below``: fidelity under which the
+    receiver is asked once to mirror again (``None``: never). ``max_unclear``: unclear answers at a
+    branch point before the engine takes the default way on. ``rate_step``, ``min_rate``, ``max_rate``:
+    how "slower"/"faster" change the speaking rate. ``seconds_per_word``: the engine's estimate of how
+    long a prompt takes to say at rate 1.0 (silence is counted from the estimated end of a prompt).
+    """
+
+    chunk_limit: float = 45.0
+    timeout_minutes: float = 20.0
+    silence_reminder: float = 12.0
+    max_reminders: int = 2
+    intention: bool = False
+    ask_consent: bool = False
+    remirror_below: float | None = None
+    max_unclear: int = 2
+    rate_step: float = 0.15
+    min_rate: float = 0.5
+    max_rate: float = 2.0
+    seconds_per_word: float = 0.4
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.chunk_limit >= 0, "the chunk limit must be zero (off) or more seconds"),
+            (self.timeout_minutes > 0, "the time-out must last more than zero minutes"),
+            (self.silence_reminder >= 0, "the silence before a reminder must be zero (off) or more seconds"),
+            (self.max_reminders >= 0, "the number of reminders cannot be negative"),
+            (self.remirror_below is None or 0 < self.remirror_below <= 1, "the re-mirror threshold must be above 0 and at most 1"),
+            (self.max_unclear >= 0, "the number of unclear answers cannot be negative"),
+            (0 < self.rate_step < 1, "the rate step must be between 0 and 1"),
+            (0 < self.min_rate <= 1 <= self.max_rate, "the rate limits must hold 1.0 between them"),
+            (self.seconds_per_word >= 0, "the seconds per word cannot be negative"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise SettingsError(f"Engine settings: {message}.")
