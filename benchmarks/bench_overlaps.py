@@ -147,7 +147,7 @@ def main() -> None:
     body = f"""## Overlapping speech, one shared microphone (issue 3)
 
 Measured {today()} on {machine()} by `benchmarks/bench_overlaps.py`. The detector is pyannote's
-segmentation-3.0 network (MIT) run in numpy (`imago_voice/segmentation.py`); overlap = the two-speaker
+segmentation-3.0 network (MIT) run in numpy (`imago_voice/speakers/overlap.py`); overlap = the two-speaker
 classes of its output above 0.5. Names come from the voiceprints (GE2E).
 
 | case | overlap time, precision | recall | notes |

@@ -477,6 +477,12 @@ def machine():
     return nproc, model
 
 
+def identify_mod_threshold() -> float:
+    from imago_voice.speakers.identify import DEFAULT_THRESHOLD
+
+    return DEFAULT_THRESHOLD
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="also write the report to this file")
@@ -513,7 +519,7 @@ def main(argv=None):
     log("```")
     rows, _ = window_protocol(speakers, utts, (1.5,) if args.quick else (1.5, 0.75), log=log)
     fr, fa, n_own, n_other = open_set(speakers, utts)
-    log(f"  open set at threshold {__import__('imago_voice.voiceprint').voiceprint.DEFAULT_THRESHOLD}: whole "
+    log(f"  open set at threshold {identify_mod_threshold()}: whole "
         f"utterances of an enrolled speaker rejected {fr * 100:.1f} % ({n_own}); of a non-enrolled speaker "
         f"accepted {fa * 100:.1f} % ({n_other})")
     log("```")
