@@ -174,6 +174,7 @@ class Session:
                 log.warning("a prompt was not played (%s): %r", playback.error, self.record.prompts[index].text)
                 if self.live:
                     self.loop.unmute_from(self._clock.to_audio(time.monotonic()))
+                    self._extend_mute()   # prompts still queued behind the failed one keep their mute
         self._playing = still
 
     def _keys(self, at: float) -> list:
