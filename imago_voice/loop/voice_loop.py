@@ -252,7 +252,10 @@ class VoiceLoop:
                     log.debug("dropped %s's segment %.2f-%.2f: crosstalk after all", stream.speaker, ev.start, ev.end)
                     return self._segment_event(stream, SegmentEvent("drop", ev.at, ev.start, ev.end))
                 op.move_start(kept[0])
-            self._finish(stream, op, op.close(ev.end), ev.end, ev.at)
+                end = kept[1]
+            else:
+                end = ev.end
+            self._finish(stream, op, op.close(end), end, ev.at)
             stream.open = None
         elif ev.kind == "drop":
             op.cancel()

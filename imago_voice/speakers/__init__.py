@@ -1,6 +1,6 @@
 """Who is speaking: one microphone per person (channels) or one shared microphone (voiceprints).
 
-    channels.py    channel attribution: calibrated crosstalk, unmixing, per-person speech flags
+    channels.py    channel attribution: whose channel dominates, learned crosstalk levels, per-person speech flags
     features.py    what the speaker encoder hears: preprocessing and mel features
     encoder.py     the GE2E speaker encoder in numpy (weights from the models folder)
     voiceprint.py  a person's voiceprint: made, embedded, saved and read

@@ -1,21 +1,24 @@
 """Who is speaking when each person has their own microphone (one channel each).
 
-Real lapel and headset microphones hear the other people too (crosstalk), and a quiet person's
-microphone can hear a loud partner louder than its own wearer. "Loudest channel wins" fails there, so
-this stage models the room instead:
+Real lapel and headset microphones hear the other people too (crosstalk), smeared by the room's
+reverberation, at a level that depends on distance and on how people lean; a quiet person's microphone
+can hear a loud partner nearly as loud as its own wearer, and someone who barely speaks has no level of
+their own to calibrate on. So this stage does not model the room; it asks two plain questions per frame:
 
-* each channel's noise floor is tracked, and levels are taken as excess power over it, in units of that
-  floor (so a channel with more preamp gain is not favoured);
-* a mixing matrix ``G`` (``G[i, j]``: how strongly person *i* reaches channel *j*, relative to their own
-  channel) is calibrated from the audio itself, from frames where one person clearly dominates, and
-  re-estimated as the session goes on;
-* each frame's channel levels are unmixed into per-person source levels with non-negative least squares;
-  a person is speaking when their own channel's VAD fires and their unmixed level stands above their
-  noise floor and above the crosstalk the others put on their channel. Two people at once is an overlap;
-* until the matrix is calibrated (the first second or two of each person's speech) crosstalk can open a
-  segment on the wrong channel, so each finished segment is re-checked with the calibration of its end.
+* **Whose voice is it?** The person whose own channel stands highest above its own noise floor (levels
+  in units of each channel's floor, so a channel with more preamp gain is not favoured). That is the
+  loudest-channel rule; it needs no calibration, so it holds from the first word and for a person who
+  says almost nothing.
+* **Is someone else talking too?** Only if their channel is louder, relative to the dominant person's,
+  than the dominant voice's own crosstalk makes it: the level difference each person's voice produces
+  between their channel and each other channel is learned as the session goes on (its median over frames
+  where that person clearly dominates; a prior of the same size until then), and another person is
+  flagged only when their channel stands ``overlap_margin_db`` above it.
 
-The output is one speech flag per person per frame; the :class:`~imago_voice.loop.segmenter.Segmenter` smooths them.
+Each finished segment is re-checked at its end with the crosstalk levels learned by then, so a segment
+opened early in a session on crosstalk is dropped. The output is one speech flag per person per frame;
+the :class:`~imago_voice.loop.segmenter.Segmenter` smooths them. See BENCHMARKS.md (rooms) for what was
+measured, including the methods that lost (the earlier unmixing of a calibrated mixing matrix among them).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from imago_voice.audio.voice_activity import VadSettings, VoiceDetector, frame_power
+from imago_voice.speakers.arrival import ArrivalOrder
+from imago_voice.speakers.likeness import band_levels, likeness
 from imago_voice.errors import AudioInputError, SettingsError
 
 log = logging.getLogger(__name__)
@@ -75,16 +79,24 @@ class ChannelMap:
 
 @dataclass(frozen=True)
 class AttributorSettings:
-    leak_margin_db: float = 3.0     # a person must stand this far above the crosstalk others put on their channel
-    coupling_percentile: float = 25.0  # of level ratios in one person's frames: the others' own speech only adds
-    noise_floor_db: float = -80.0   # levels are in units of the noise floor, never below this (digital silence)
-    calibrate_every: float = 1.0    # seconds of audio between re-estimates of the mixing matrix
-    history: float = 180.0          # seconds of speech-frame levels kept for calibration
-    dominance_db: float = 3.0       # a calibration frame: the top person this far above every other
-    min_frames: int = 20            # calibration frames needed per person before their row is trusted
-    max_coupling: float = 0.8       # crosstalk can't be stronger than this (keeps G well conditioned)
-    confirm_ratio: float = 0.3      # at a segment's end, this share of its voiced frames must still be theirs
-    recent: float = 300.0           # seconds of per-frame levels kept to re-check segments
+    overlap_margin_db: float = 12.0  # another person's channel must stand this far above the dominant voice's crosstalk
+    unlike_below: float = 0.2        # ... or its spectrum is this unlike the dominant channel's (-1: never)
+    leak_prior_db: float = -3.0      # crosstalk level difference assumed until it is learned (conservative: few overlaps)
+    leak_percentile: float = 50.0    # of the level differences seen while one voice dominates (others talking only add)
+    prior_frames: int = 30           # the prior weighs like this many learned frames
+    learn_snr_db: float = 15.0       # frames where the dominant voice is this far above its floor teach the crosstalk
+    learn_on_arrival: bool = False   # learn only from frames whose sound reaches the dominant channel first
+    learn_every: float = 1.0         # seconds of audio between re-estimates of the crosstalk levels
+    history: float = 120.0           # seconds of dominant-voice frames kept per pair to learn from
+    noise_floor_db: float = -80.0    # levels are taken above each channel's floor, never below this (digital silence)
+    confirm_ratio: float = 0.3       # at a segment's end, this share of its voiced frames must still be theirs
+    dominance_frames: int = 9        # whose voice it is: the majority over this many frames
+    arrival: bool = True             # use which microphone hears a voice first (channels sampled together)
+    arrival_within_db: float = 6.0   # ... when the loudest channel is not this much louder than the first one
+    arrival_clear_db: float = 10.0   # frames where one channel stands this far above the rest check the arrival cue
+    arrival_agreement: float = 0.6   # ... and it is dropped when it agrees with them less often than this
+    arrival_checks: int = 100        # after this many checks
+    recent: float = 300.0            # seconds of per-frame levels kept to re-check segments
 
 
 class ChannelAttributor:
@@ -96,106 +108,170 @@ class ChannelAttributor:
         self.people = len(cmap.names)
         self._idx = list(cmap.indices)
         self.detectors = [VoiceDetector(vad) for _ in range(self.people)]
-        self.G = np.eye(self.people)          # no crosstalk assumed until the audio shows how much there is
-        self._min_floor = 10 ** (self.settings.noise_floor_db / 10)
-        hist_frames = int(self.settings.history / vad.frame_seconds)
-        self._hist: deque[np.ndarray] = deque(maxlen=hist_frames)   # excess SNR per channel, speech frames
-        self._since_calib = 0
-        self._calib_frames = max(1, round(self.settings.calibrate_every / vad.frame_seconds))
-        self._leak = 10 ** (self.settings.leak_margin_db / 10)
-        self._gate = 10 ** (vad.snr_gate_db / 10)
-        self.calibrated = np.zeros(self.people, bool)
+        st = self.settings
+        self._min_floor_db = st.noise_floor_db
+        n = self.people
+        self._diffs: list[list[deque[float]]] = [[deque(maxlen=int(st.history / vad.frame_seconds)) for _ in range(n)]
+                                                 for _ in range(n)]
+        #: leak[d, j]: level of channel j minus that of channel d while d alone speaks (dB), as learned so far
+        self.leak = np.full((n, n), st.leak_prior_db)
+        np.fill_diagonal(self.leak, 0.0)
+        self._since = 0
+        self._every = max(1, round(st.learn_every / vad.frame_seconds))
         self._frame_s = vad.frame_seconds
-        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=int(self.settings.recent / vad.frame_seconds))
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray, int, np.ndarray]] = deque(maxlen=int(st.recent / vad.frame_seconds))
+        self.arrival = ArrivalOrder(n) if st.arrival and n > 1 else None
+        self._checks = deque(maxlen=max(st.arrival_checks * 5, 1))   # did arrival agree with clear levels?
+        self.arrival_trusted = self.arrival is not None
+        self._first = -1
+        self._votes: deque[tuple[float, int]] = deque()
+        self._vote_span = (st.dominance_frames - 0.5) * vad.frame_seconds
 
     def push(self, frame: np.ndarray, t: float = 0.0) -> np.ndarray:
         """``frame``: (n, channels) float32 starting at ``t``. Returns one speech flag per person."""
-        powers = np.empty(self.people)
-        voiced = np.empty(self.people, bool)
+        n = self.people
+        level = np.empty(n)
+        voiced = np.empty(n, bool)
         for k, ch in enumerate(self._idx):
             x = frame[:, ch]
-            powers[k] = frame_power(x)
-            voiced[k] = self.detectors[k].is_speech(x, powers[k])
-        if not voiced.any():
-            self._tick()
-            return voiced
-        floors = np.maximum([d.noise.level for d in self.detectors], self._min_floor)
-        excess = np.maximum(powers - floors, 0.0) / floors   # excess power in units of the noise floor
-        self._hist.append(excess)
-        self._recent.append((t, excess, voiced))
+            p = frame_power(x)
+            voiced[k] = self.detectors[k].is_speech(x, p)
+            level[k] = 10 * np.log10(p)
+        if self.arrival is not None:
+            self.arrival.push(frame[:, self._idx])
         self._tick()
-        return self._decide(excess, voiced)
+        if not voiced.any():
+            return voiced
+        floor = np.maximum(10 * np.log10([d.noise.level for d in self.detectors]), self._min_floor_db)
+        snr = level - floor
+        d = self._smooth(self._dominant(snr, voiced), t)
+        own = self._own_voice(frame, level, voiced, d)
+        self._recent.append((t, level, voiced, d, own))
+        # the crosstalk is learned only where the cues agree on whose voice it is
+        if voiced[d] and snr[d] >= self.settings.learn_snr_db and d == int(np.argmax(snr)) and self._first in self._learn_from(d):
+            for j in range(n):
+                if j != d:
+                    self._diffs[d][j].append(level[j] - level[d])
+        return self._decide(level, voiced, d, own)
 
-    def _decide(self, excess: np.ndarray, voiced: np.ndarray) -> np.ndarray:
-        sources = self.unmix(excess)
-        # what the others' voices put on each person's channel, scaled back to that person's own level:
-        # unmixing errors leave a residue of about this size, so a person must stand above it
-        leak = self.G * sources[:, None]
-        np.fill_diagonal(leak, 0.0)
-        return voiced & (sources >= self._gate - 1) & (sources >= leak.max(axis=0) * self._leak)
+    def _own_voice(self, frame: np.ndarray, level: np.ndarray, voiced: np.ndarray, d: int) -> np.ndarray:
+        """Which other voiced channels carry a sound unlike the dominant one's (a voice of their own)."""
+        own = np.zeros(self.people, bool)
+        limit = self.settings.unlike_below
+        if self.people < 2 or limit <= -1 or not voiced[d]:
+            return own
+        others = [j for j in range(self.people) if j != d and voiced[j]]
+        if not others:
+            return own
+        bands = band_levels(frame[:, self._idx])
+        for j in others:
+            own[j] = likeness(bands, d, j) < limit
+        return own
+
+    def _learn_from(self, d: int) -> tuple[int, ...]:
+        return (d,) if self.settings.learn_on_arrival else (d, -1)
+
+    def _smooth(self, d: int, t: float) -> int:
+        """The most frequent dominant voice over the last few frames with sound (a majority, causal)."""
+        votes = self._votes
+        while votes and votes[0][0] < t - self._vote_span:
+            votes.popleft()
+        votes.append((t, d))
+        counts = np.bincount([v for _, v in votes], minlength=self.people)
+        best = int(np.argmax(counts))
+        return d if counts[d] == counts[best] else best
+
+    def _dominant(self, snr: np.ndarray, voiced: np.ndarray) -> int:
+        """Whose voice this frame mostly is: the channel that hears it first, else the loudest above its floor."""
+        loudest = int(np.argmax(snr))
+        if self.arrival is None:
+            return loudest
+        first = self._first = self.arrival.first()
+        if first < 0:
+            return loudest
+        order = np.sort(snr)
+        if order[-1] - order[-2] >= self.settings.arrival_clear_db:
+            self._checks.append(first == loudest)
+        if not (self.arrival_trusted and voiced[first]):
+            return loudest
+        # levels far apart outweigh the arrival order (which a reverberant tail or a second voice can fool)
+        return first if snr[loudest] - snr[first] < self.settings.arrival_within_db else loudest
+
+    def _decide(self, level: np.ndarray, voiced: np.ndarray, d: int, own: np.ndarray) -> np.ndarray:
+        flags = np.zeros(self.people, bool)
+        if not voiced[d]:
+            return flags
+        flags[d] = True
+        if self.people > 1:
+            rel = level - level[d]
+            flags |= voiced & ((rel > self.leak[d] + self.settings.overlap_margin_db) | own)
+        return flags
 
     def refine(self, person: int, t0: float, t1: float, preroll: float = 0.3) -> tuple[float, float] | None:
-        """Re-check a finished segment with the calibration of its end: whose speech was it, from when?
+        """Re-check a finished segment with the crosstalk learned by its end: whose speech was it, when?
 
-        Early in a session the mixing matrix is a guess, so crosstalk can open a segment on the wrong
-        channel, or open it early; by the segment's end the calibration has usually caught up. Returns the
-        segment's (start, end), the start moved to where this person's own speech begins, or None when
-        too little of it is theirs after all.
+        Early in a session the crosstalk levels are a prior, so crosstalk can open a segment on the wrong
+        channel, or open it early; by the segment's end they have usually been learned. The segment's
+        pre-roll and hangover are kept only where nobody else's voice dominates: they must not reach into
+        the previous or the next speaker's words. Returns the segment's (start, end), or None when too
+        little of it is theirs after all.
         """
         if self.people == 1:
             return t0, t1
-        frames = []
-        for t, excess, voiced in reversed(self._recent):
+        frames = []   # (t, voiced on their channel, theirs, somebody else's voice dominates)
+        for t, level, voiced, d, own in reversed(self._recent):
             if t < t0 - 1e-9:
                 break
             if t < t1:
-                frames.append((t, voiced[person], voiced[person] and bool(self._decide(excess, voiced)[person])))
+                flags = self._decide(level, voiced, d, own)
+                frames.append((t, voiced[person], voiced[person] and bool(flags[person]), d != person and bool(flags[d])))
         frames.reverse()
-        own = sum(v for _, v, _ in frames)
-        mine = [m for _, _, m in frames]
-        if own == 0:
-            return t0, t1
+        own = sum(f[1] for f in frames)
+        mine = [f[2] for f in frames]
+        if own == 0 or not any(mine):
+            return (t0, t1) if own == 0 else None
         if sum(mine) < self.settings.confirm_ratio * own:
             return None
-        w = max(1, round(0.3 / self._frame_s))
-        for k, (t, _, m) in enumerate(frames):
+        fs = self._frame_s
+        start, end = t0, t1
+        w = max(1, round(0.3 / fs))
+        for k, (t, _, m, _) in enumerate(frames):
             if m and sum(mine[k:k + w]) >= 0.5 * min(w, len(mine) - k):
-                crosstalk = sum(v and not mm for _, v, mm in frames[:k])  # heard then, not theirs now
-                return (max(t0, t - preroll) if crosstalk >= w // 2 else t0), t1
-        return t0, t1
-
-    def unmix(self, excess: np.ndarray) -> np.ndarray:
-        """Per-person source levels (own-channel units) that best explain the channel levels."""
-        if self.people == 1:
-            return excess.copy()
-        sources, _ = nnls(self.G.T, excess)
-        return sources
+                crosstalk = sum(v and not mm for _, v, mm, _ in frames[:k])  # heard then, not theirs now
+                if crosstalk >= w // 2:
+                    start = max(t0, t - preroll)
+                break
+        first = next(k for k, m in enumerate(mine) if m)
+        last = max(k for k, m in enumerate(mine) if m)
+        others = [f[0] for f in frames[:first] if f[3] and f[0] >= start - 1e-9]
+        if others:                       # the pre-roll reached into someone else's voice
+            start = max(start, min(others[-1] + fs, frames[first][0]))
+        if any(f[3] for f in frames[last + 1:]):   # so did the hangover
+            end = min(end, frames[last][0] + fs)
+        return start, max(end, start + fs)
 
     def _tick(self) -> None:
-        self._since_calib += 1
-        if self._since_calib >= self._calib_frames:
-            self._since_calib = 0
-            self.calibrate()
+        self._since += 1
+        if self._since >= self._every:
+            self._since = 0
+            self.learn()
 
-    def calibrate(self) -> None:
-        """Re-estimate ``G`` from frames where one person clearly dominates the others."""
-        if self.people == 1 or len(self._hist) < self.settings.min_frames:
-            return
-        E = np.asarray(self._hist)
-        for _ in range(2):
-            # unconstrained unmixing (e = s G  =>  s = e G^-1), vectorised; negatives mean "not there"
-            S = np.maximum(E @ np.linalg.inv(self.G), 0.0)
-            order = np.sort(S, axis=1)
-            dom = np.argmax(S, axis=1)
-            clear = (order[:, -1] >= 10.0) & (order[:, -1] >= order[:, -2] * 10 ** (self.settings.dominance_db / 10))
-            G = self.G.copy()
-            for i in range(self.people):
-                rows = E[clear & (dom == i)]
-                if len(rows) < self.settings.min_frames:
+    def learn(self) -> None:
+        """Re-estimate the crosstalk level differences from the frames each person dominated."""
+        st = self.settings
+        for d in range(self.people):
+            for j in range(self.people):
+                diffs = self._diffs[d][j]
+                if j == d or not diffs:
                     continue
-                ratios = rows / rows[:, i:i + 1]
-                G[i] = np.clip(np.percentile(ratios, self.settings.coupling_percentile, axis=0), 0.0, self.settings.max_coupling)
-                G[i, i] = 1.0
-                self.calibrated[i] = True
-            self.G = G
-        log.debug("channel mixing matrix now %s", np.round(self.G, 3).tolist())
+                m = len(diffs)
+                learned = np.percentile(np.fromiter(diffs, float), st.leak_percentile)
+                self.leak[d, j] = (learned * m + st.leak_prior_db * st.prior_frames) / (m + st.prior_frames)
+        log.debug("crosstalk levels now %s dB", np.round(self.leak, 1).tolist())
+        if self.arrival is not None and len(self._checks) >= st.arrival_checks:
+            agree = sum(self._checks) / len(self._checks)
+            trusted = agree >= st.arrival_agreement
+            if trusted != self.arrival_trusted:
+                log.info("arrival order %s: it agrees with the levels on %.0f %% of clear frames",
+                         "used again" if trusted else "no longer used", agree * 100)
+            self.arrival_trusted = trusted

@@ -62,3 +62,50 @@ def share_error(truth: Sequence[tuple[str, float, float]], shares: dict[str, flo
         seconds[who] = seconds.get(who, 0.0) + (e - s)
     total = sum(seconds.values())
     return max(abs(seconds[w] / total - shares.get(w, 0.0)) for w in seconds)
+
+
+def speaker_frames(spans: Sequence[tuple[str, float, float]], names: Sequence[str], duration: float,
+                   step: float = 0.01) -> np.ndarray:
+    """(frames, people) bool: who is speaking in each ``step`` of time, from (speaker, start, end) spans."""
+    out = np.zeros((int(np.ceil(duration / step)) + 1, len(names)), bool)
+    index = {n: k for k, n in enumerate(names)}
+    for who, s, e in spans:
+        if who in index:
+            out[int(round(s / step)): int(round(e / step)), index[who]] = True
+    return out
+
+
+def diarization_scores(truth: Sequence[tuple[str, float, float]], found: Sequence[tuple[str, float, float]],
+                       names: Sequence[str], duration: float, step: float = 0.01) -> dict[str, float]:
+    """Who-spoke-when figures, on ``step`` frames.
+
+    * ``attribution``: of the time exactly one person truly speaks (solo speech), the share where exactly
+      that person, and nobody else, is found speaking;
+    * ``share_error``: largest difference, in points, between a person's true and found share of talk time;
+    * ``overlap_true`` / ``overlap_found`` (seconds with two or more people at once), and the overlap
+      ``precision`` and ``recall``;
+    * ``missed`` / ``false``: solo speech found as nobody's, and seconds someone is found speaking when
+      nobody is.
+    """
+    R = speaker_frames(truth, names, duration, step)
+    S = speaker_frames(found, names, duration, step)
+    n = min(len(R), len(S))
+    R, S = R[:n], S[:n]
+    solo = R.sum(1) == 1
+    right = solo & (S == R).all(1)
+    r_share = R.sum(0) / max(R.sum(), 1)
+    s_share = S.sum(0) / max(S.sum(), 1)
+    r_ov, s_ov = R.sum(1) >= 2, S.sum(1) >= 2
+    return {
+        "solo": float(solo.sum() * step),
+        "attribution": float(right.sum() / max(solo.sum(), 1)),
+        "share_error": float(np.abs(r_share - s_share).max() * 100),
+        "shares_true": [float(x) for x in r_share],
+        "shares_found": [float(x) for x in s_share],
+        "overlap_true": float(r_ov.sum() * step),
+        "overlap_found": float(s_ov.sum() * step),
+        "precision": float((r_ov & s_ov).sum() / max(s_ov.sum(), 1)) if s_ov.any() else float("nan"),
+        "recall": float((r_ov & s_ov).sum() / max(r_ov.sum(), 1)) if r_ov.any() else float("nan"),
+        "missed": float((solo & ~S.any(1)).sum() * step),
+        "false": float((~R.any(1) & S.any(1)).sum() * step),
+    }
