@@ -84,7 +84,7 @@ def ref_turns(scene) -> int:
         spans = sorted((s.start, s.end) for s in scene.reference if s.person == p)
         last = -10.0
         for a, b in spans:
-            n += a - last >= 1.0
+            n += int(a - last >= 1.0)
             last = max(last, b)
     return n
 
@@ -171,6 +171,7 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--json", help="write the pooled figures here")
     ap.add_argument("--variants", action="store_true", help="also run the ablations (tuning seeds)")
+    ap.add_argument("--before", help="a previous.py result: the earlier commit's figures as a row")
     a = ap.parse_args()
     need_shared()
     pool = TUNE_SEEDS if a.tune else REPORT_SEEDS
@@ -180,6 +181,7 @@ def main() -> None:
              "| case | method | attribution (solo speech) | worst scene | share error, worst (points) | "
              "overlap found / true | overlap precision | overlap recall | turns / reference |",
              "|---|---|---|---|---|---|---|---|---|"]
+    before = json.loads(open(a.before).read()) if a.before else None
     summary, losses = {}, []
     total_cpu = total_audio = 0.0
     for case in cases:
@@ -188,7 +190,10 @@ def main() -> None:
         total_cpu += cpu
         total_audio += audio
         summary[case.name] = {"project": m, "baseline": b}
-        for label, r in (("imago-voice", m), ("loudest channel (baseline)", b)):
+        rows = [("imago-voice", m), ("loudest channel (baseline)", b)]
+        if before and case.name in before["cases"]:
+            rows.append((f"before (commit {before['rev']})", before["cases"][case.name]))
+        for label, r in rows:
             lines.append(f"| {case.what} | {label} | {fmt(r['attribution'])} | {fmt(r['worst_attribution'])} | "
                          f"{r['share_error']:.1f} | {r['overlap_found']:.1f} / {r['overlap_true']:.1f} s | "
                          f"{fmt(r['precision'])} | {fmt(r['recall'])} | {r['turns']} / {r['ref_turns']} |")
