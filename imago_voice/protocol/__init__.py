@@ -10,6 +10,9 @@ Nothing here does audio, speech or timing of its own: feed :class:`Engine` event
     phrasing.py   prompt texts filled in for the state of the session
     prompts.py    the prompt files (package data) read and checked
     intents.py    answers and voice commands recognised in a transcript
+    moves.py      the moves of a dialogue heard in a turn (mirror, check, summary...), as likelihoods
+    stepgraph.py  the places of an exercise a turn can belong to, and the order prior between them
+    tracker.py    the step tracker: which step each turn belongs to and who sends (not yet used by the engine)
     fidelity.py   how much of the sender's words a mirror kept
     text.py       the one text normaliser
 
@@ -45,6 +48,7 @@ from imago_voice.protocol.events import (
 )
 from imago_voice.protocol.exercises import EXERCISES, Exercise, Phase, Step
 from imago_voice.protocol.fidelity import FidelityRules, content_words, mirror_fidelity
+from imago_voice.protocol.moves import MoveVocabulary, load_moves
 from imago_voice.protocol.intents import (
     ANSWERS,
     COMMANDS,
@@ -62,12 +66,14 @@ from imago_voice.protocol.prompts import (
 )
 from imago_voice.protocol.settings import EngineSettings
 from imago_voice.protocol.text import normalize
+from imago_voice.protocol.tracker import Assignment, StepTracker, TrackerSettings
 
 __all__ = [
     "ANSWERS",
     "COMMANDS",
     "EXERCISES",
     "Action",
+    "Assignment",
     "Balance",
     "ConsentGiven",
     "Engine",
@@ -76,6 +82,7 @@ __all__ = [
     "Exercise",
     "FidelityRules",
     "KeyCommand",
+    "MoveVocabulary",
     "MirrorScored",
     "OverlapDetected",
     "Paused",
@@ -91,7 +98,9 @@ __all__ = [
     "Step",
     "StepChanged",
     "StepRecord",
+    "StepTracker",
     "Tick",
+    "TrackerSettings",
     "TurnEnded",
     "Vocabulary",
     "WaitFor",
@@ -100,6 +109,7 @@ __all__ = [
     "content_words",
     "load_common",
     "load_prompts",
+    "load_moves",
     "load_vocabulary",
     "mirror_fidelity",
     "normalize",

@@ -9,6 +9,7 @@
     [steps.<id>]   shared steps: opening, mirror, switch, close
     [vocabulary]   phrases for answers and voice commands (see :mod:`.intents`)
     [fidelity]     stop-words and suffixes for mirror fidelity (see :mod:`.fidelity`)
+    [moves]        stems of the dialogue's moves, for the step tracker (see :mod:`.moves`)
 
 ``<exercise>.toml`` holds ``[exercise]`` (``id``, ``title``) and ``[steps.<id>]`` for its own steps; a
 step it defines with the name of a shared step replaces the shared one.
@@ -38,6 +39,7 @@ from imago_voice.errors import PromptError
 from imago_voice.paths import prompts_root
 from imago_voice.protocol.fidelity import FidelityRules
 from imago_voice.protocol.intents import Vocabulary
+from imago_voice.protocol.moves import MoveVocabulary
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -169,6 +171,7 @@ class Common:
     vocabulary: Vocabulary
     fidelity: FidelityRules
     path: Traversable
+    moves: MoveVocabulary | None = None
 
 
 def load_common(language: str, root: Root | None = None) -> Common:
@@ -193,15 +196,22 @@ def load_common(language: str, root: Root | None = None) -> Common:
     rules = data.get("fidelity")
     if not isinstance(rules, Mapping):
         raise PromptError(f"In {where}, the [fidelity] table is missing.")
+    moves = data.get("moves")   # optional until the engine follows the couple with it (issue 9)
+    if moves is not None and not isinstance(moves, Mapping):
+        raise PromptError(f"In {where}, [moves] must be a table.")
+    vocabulary = Vocabulary.from_mapping(language, vocab, f"{where} [vocabulary]")
+    fidelity = FidelityRules.from_mapping(rules, f"{where} [fidelity]")
     return Common(
         language=language,
         language_name=meta["name"],
         steps=_steps(data.get("steps"), where),
         commands=commands,
         words=words,
-        vocabulary=Vocabulary.from_mapping(language, vocab, f"{where} [vocabulary]"),
-        fidelity=FidelityRules.from_mapping(rules, f"{where} [fidelity]"),
+        vocabulary=vocabulary,
+        fidelity=fidelity,
         path=path,
+        moves=None if moves is None else MoveVocabulary.from_mapping(
+            language, moves, answers=vocabulary.answers, stopwords=fidelity.stopwords, where=f"{where} [moves]"),
     )
 
 
@@ -217,6 +227,7 @@ class Prompts:
     words: Mapping[str, str]
     vocabulary: Vocabulary
     fidelity: FidelityRules
+    moves: MoveVocabulary | None = None
 
     def template(self, step: str, key: str) -> str:
         """The raw text of ``key`` in ``step``; :class:`PromptError` if there is none."""
@@ -289,6 +300,7 @@ def load_prompts(language: str, exercise: str, root: Root | None = None) -> Prom
         words=MappingProxyType(dict(common.words)),
         vocabulary=common.vocabulary,
         fidelity=common.fidelity,
+        moves=common.moves,
     )
 
 
