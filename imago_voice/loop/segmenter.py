@@ -1,9 +1,12 @@
 """Per-frame speech flags of one stream in, segment events out: where speech starts, pauses and ends.
 
-A segment starts when a short window is mostly voiced (with pre-roll, so first syllables are kept);
-a short gap is a *pause* (used to start transcribing early), speech after it a *resume*, and a long
-enough silence (the end-of-turn silence) ends it. A segment with too little voiced time is *dropped*.
-Times come from the caller (the audio clock); nothing here reads a clock.
+A segment starts when a short window is mostly voiced, with pre-roll so first syllables are kept. The
+onset rule comes first: the start reaches back over the unbroken run of frames just before the first
+voiced one that stood above the noise floor (``energetic``, when the caller knows it), at most
+``onset_lookback``: the soft start of a quiet sentence ("h", a breathy vowel) that the VAD only confirms
+a syllable later. A short gap is a *pause* (used to start transcribing early), speech after it a
+*resume*, and a long enough silence (the end-of-turn silence) ends it. A segment with too little voiced
+time is *dropped*. Times come from the caller (the audio clock); nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class Segmenter:
         self.settings = settings
         fs = settings.frame_seconds
         self._window: deque[tuple[float, bool]] = deque(maxlen=max(1, round(settings.start_window / fs)))
+        # (start, above the floor) of the last frames, for the onset rule
+        self._lead: deque[tuple[float, bool]] = deque(
+            maxlen=self._window.maxlen + round(settings.onset_lookback / fs) + 1)
         self._voiced_in_window = 0
         self.active = False
         self.paused = False
@@ -43,9 +49,13 @@ class Segmenter:
         self.voiced_time = 0.0
         self._last_end = 0.0  # a new segment's pre-roll never reaches back into the previous one
 
-    def push(self, t: float, voiced: bool) -> list[SegmentEvent]:
-        """Feed the flag of the frame starting at ``t``; returns the events it causes."""
+    def push(self, t: float, voiced: bool, energetic: bool | None = None) -> list[SegmentEvent]:
+        """Feed the flag of the frame starting at ``t``; returns the events it causes.
+
+        ``energetic``: the frame stood above the noise floor (None: not known; then only ``voiced``
+        frames count for the onset rule)."""
         fs = self.settings.frame_seconds
+        self._lead.append((t, voiced or bool(energetic)))
         if len(self._window) == self._window.maxlen and self._window[0][1]:
             self._voiced_in_window -= 1
         self._window.append((t, voiced))
@@ -55,7 +65,7 @@ class Segmenter:
         events: list[SegmentEvent] = []
         if not self.active:
             if ratio >= self.settings.start_ratio:
-                first = next(ts for ts, v in self._window if v)
+                first = self._onset(next(ts for ts, v in self._window if v))
                 self.start = max(first - self.settings.preroll, self._last_end, 0.0)
                 self.active, self.paused = True, False
                 self.last_speech = t_end
@@ -76,6 +86,19 @@ class Segmenter:
         if silence >= self.settings.end_silence - 1e-9:
             events.append(self._close(t_end))
         return events
+
+    def _onset(self, first: float) -> float:
+        """Where the speech that was first confirmed at ``first`` began: the earliest frame of the unbroken
+        run of frames above the noise floor leading up to it, at most ``onset_lookback`` before it."""
+        onset = first
+        limit = first - self.settings.onset_lookback - 1e-9
+        for ts, above in reversed(self._lead):
+            if ts >= first:
+                continue
+            if not above or ts < limit:
+                break
+            onset = ts
+        return onset
 
     def _close(self, at: float) -> SegmentEvent:
         kind = "end" if self.voiced_time >= self.settings.min_speech - 1e-9 else "drop"

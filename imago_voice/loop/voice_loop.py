@@ -207,13 +207,17 @@ class VoiceLoop:
         self.now = t + self.settings.vad.frame_seconds
         if self.attributor is not None:
             flags = self.attributor.push(frame, t)
+            # a channel's energy may be the others' crosstalk: no onset rule there
+            energetic: list[bool | None] = [None] * len(self.streams)
         else:
             mono = frame[:, 0] if frame.shape[1] == 1 else frame.mean(axis=1)
             flags = (self._detector.is_speech(mono),)
+            energetic = [self._detector.energetic]
         if self._muted and self._is_muted(t):
             flags = [False] * len(self.streams)
-        for stream, flag in zip(self.streams, flags):
-            for ev in stream.segmenter.push(t, bool(flag)):
+            energetic = [False] * len(self.streams)
+        for stream, flag, above in zip(self.streams, flags, energetic):
+            for ev in stream.segmenter.push(t, bool(flag), above):
                 started = self._segment_event(stream, ev)
                 if started is not None:
                     yield started
@@ -342,7 +346,8 @@ class VoiceLoop:
         return result
 
     def _trim(self) -> None:
-        keep = self.now - 2.0 - self.settings.vad.preroll - self.settings.vad.start_window
+        vad = self.settings.vad
+        keep = self.now - 2.0 - vad.preroll - vad.start_window - vad.onset_lookback
         for stream in self.streams:
             if stream.open is not None:
                 keep = min(keep, stream.open.start)
