@@ -242,8 +242,12 @@ def test_a_noise_that_starts_in_a_quiet_room_is_not_boosted_into_speech(level_db
 def test_boost_lifts_the_floor_and_never_a_loud_frame():
     from imago_voice.audio.voice_activity import boost
 
-    db = lambda x: 10 ** (x / 10)   # noqa: E731  (power)
-    g = lambda p, floor: 20 * np.log10(boost(db(p), db(floor), db(-40), db(-35), 10 ** (40 / 20)))  # noqa: E731
+    def db(x):   # dBFS -> power
+        return 10 ** (x / 10)
+
+    def g(p, floor):   # the boost in dB of a frame at p dBFS over a floor at floor dBFS
+        return 20 * np.log10(boost(db(p), db(floor), db(-40), db(-35), 10 ** (40 / 20)))
+
     assert g(-65, -75) == pytest.approx(30.0)     # quiet room, soft voice: lifted to a -35 dBFS frame
     assert g(-70, -75) == pytest.approx(35.0)     # the floor goes to -40 dBFS (the frame to -35)
     assert g(-95, -100) == pytest.approx(40.0)    # never more than 40 dB
@@ -272,12 +276,12 @@ def test_the_onset_rule_is_bounded_and_stops_at_a_gap():
     voiced = [False] * 40 + [True] * 20 + [False] * 50
     energetic = [True] * 40 + [True] * 20 + [False] * 50
     seg = Segmenter(s)
-    first = [e for i, (v, a) in enumerate(zip(voiced, energetic)) for e in seg.push(i * FS, v, a) if e.kind == "start"][0]
+    first = next(e for i, (v, a) in enumerate(zip(voiced, energetic)) for e in seg.push(i * FS, v, a) if e.kind == "start")
     assert first.start == pytest.approx(40 * FS - 0.3 - s.preroll)
     # a frame below the floor breaks the run
     energetic = [False] * 30 + [True] * 3 + [False] + [True] * 6 + [True] * 20 + [False] * 50
     seg = Segmenter(VadSettings())
-    first = [e for i, (v, a) in enumerate(zip(voiced, energetic)) for e in seg.push(i * FS, v, a) if e.kind == "start"][0]
+    first = next(e for i, (v, a) in enumerate(zip(voiced, energetic)) for e in seg.push(i * FS, v, a) if e.kind == "start")
     assert first.start == pytest.approx(34 * FS - s.preroll)
 
 
@@ -298,7 +302,7 @@ def test_the_first_syllable_of_a_quiet_sentence_is_kept(voice):
     # a loud sentence, then a quiet one: the quiet sentence's turn starts before its speech does
     loud = speak("Thank you, I would like to go first.", voice)
     quiet = speak("Have you thought about what I said?", voice)
-    a, arrives_a = quiet_room(loud, -12.0, lead=2.0, seed=5)
+    a, _ = quiet_room(loud, -12.0, lead=2.0, seed=5)
     b, arrives_b = quiet_room(quiet, -48.0, lead=1.5, seed=6)
     audio = np.concatenate([a, b])
     turns, _ = loop_turns(audio)
@@ -327,7 +331,7 @@ def test_soft_sentences_are_transcribed_through_the_loop(whisper):
 
     lines = ["Thank you for listening to me today.", "I felt alone when you came home late.",
              "What I would like is a call when you are going to be late."]
-    pieces, truth = [], []
+    pieces = []
     for k, (line, peak) in enumerate(zip(lines, (-20.0, -42.0, -48.0))):
         x, _ = quiet_room(speak(line, "en+f3" if k % 2 else "en+m3"), peak, lead=1.5, seed=20 + k)
         pieces.append(x)
