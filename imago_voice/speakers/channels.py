@@ -85,7 +85,6 @@ class AttributorSettings:
     leak_percentile: float = 50.0    # of the level differences seen while one voice dominates (others talking only add)
     prior_frames: int = 30           # the prior weighs like this many learned frames
     learn_snr_db: float = 15.0       # frames where the dominant voice is this far above its floor teach the crosstalk
-    learn_on_arrival: bool = False   # learn only from frames whose sound reaches the dominant channel first
     learn_every: float = 1.0         # seconds of audio between re-estimates of the crosstalk levels
     history: float = 120.0           # seconds of dominant-voice frames kept per pair to learn from
     noise_floor_db: float = -80.0    # levels are taken above each channel's floor, never below this (digital silence)
@@ -148,7 +147,7 @@ class ChannelAttributor:
         own = self._own_voice(frame, level, voiced, d)
         self._recent.append((t, level, voiced, d, own))
         # the crosstalk is learned only where the cues agree on whose voice it is
-        if voiced[d] and snr[d] >= self.settings.learn_snr_db and d == int(np.argmax(snr)) and self._first in self._learn_from(d):
+        if voiced[d] and snr[d] >= self.settings.learn_snr_db and d == int(np.argmax(snr)) and self._first in (d, -1):
             for j in range(n):
                 if j != d:
                     self._diffs[d][j].append(level[j] - level[d])
@@ -167,9 +166,6 @@ class ChannelAttributor:
         for j in others:
             own[j] = likeness(bands, d, j) < limit
         return own
-
-    def _learn_from(self, d: int) -> tuple[int, ...]:
-        return (d,) if self.settings.learn_on_arrival else (d, -1)
 
     def _smooth(self, d: int, t: float) -> int:
         """The most frequent dominant voice over the last few frames with sound (a majority, causal)."""
