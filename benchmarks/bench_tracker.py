@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from common import machine, today, write_section
 from dialogue_scripts import NOISE, OPENING, STYLES, Script, hear, split
 
-from imago_voice.protocol import Engine, EngineSettings, TurnEnded, load_prompts
+from imago_voice.protocol import Engine, EngineSettings, MirrorScored, TurnEnded, TurnPlaced, load_prompts
 from imago_voice.protocol.text import normalize
 from imago_voice.protocol.tracker import StepTracker, TrackerSettings
 
-METHODS = ("tracker", "keywords only", "today's engine")
+METHODS = ("tracker", "engine following it", "keywords only", "today's engine")
 SPLIT_NAMES = ("tune", "report", "fresh")
 #: The report split's first measurement, while it was still held out (2026-12-02, before the fixes it prompted).
 FIRST_LOOK = """
@@ -95,8 +95,33 @@ def run_tracker(script: Script, settings: TrackerSettings, moves) -> list[tuple]
     return out
 
 
+def run_following(script: Script, prompts, guide: str = "full", settings: EngineSettings | None = None) -> list[tuple]:
+    """The engine that follows the couple: per turn, the step its ledger keeps the turn under (the tracker's
+    place when it followed it there or the tracker was sure, else its own), the roles then, and the words it
+    scored a mirror against."""
+    settings = settings or EngineSettings(silence_reminder=0, chunk_limit=0, guide=guide)
+    engine = Engine("dialogue", list(script.names), prompts, settings)
+    engine.start(at=0.0)
+    clock = 1.0
+    engine.handle(TurnEnded(script.first, clock, clock + 1, OPENING[script.language]))
+    out = []
+    for t in script.turns:
+        clock += 5
+        before = (engine.step, engine.phase, engine.sender, engine.receiver) if not engine.ended else ("(ended)", "", None, None)
+        actions = engine.handle(TurnEnded(t.speaker, clock, clock + 4, t.text))
+        placed = next((a for a in actions if isinstance(a, TurnPlaced)), None)
+        recorded = engine.ledger.entries[-1].step
+        if placed is not None and placed.step == recorded and (placed.followed or recorded != before[0]):
+            where = (placed.step, placed.phase, placed.sender or engine.sender, placed.receiver or engine.receiver)
+        else:
+            where = before
+        chunk = engine._sent_words() if any(isinstance(a, MirrorScored) for a in actions) else None
+        out.append((*where, chunk))
+    return out
+
+
 def run_engine(script: Script, prompts) -> list[tuple]:
-    engine = Engine("dialogue", list(script.names), prompts, EngineSettings(silence_reminder=0, chunk_limit=0))
+    engine = Engine("dialogue", list(script.names), prompts, EngineSettings(silence_reminder=0, chunk_limit=0, follow=False))
     engine.start(at=0.0)
     clock = 1.0
     engine.handle(TurnEnded(script.first, clock, clock + 1, OPENING[script.language]))
@@ -134,7 +159,7 @@ def score(script: Script, out: list[tuple], tally: Tally, keep_losses: bool) -> 
 
 
 def evaluate(split_name: str, settings: TrackerSettings | None = None, methods=METHODS, levels=tuple(NOISE),
-             keep_losses: bool = False) -> dict[tuple[str, str], dict[str, Tally]]:
+             keep_losses: bool = False, engine_settings: EngineSettings | None = None) -> dict[tuple[str, str], dict[str, Tally]]:
     """{(method, level): {"all" | "<lang>/<style>": Tally}} over the split."""
     settings = settings or TrackerSettings()
     keyword = TrackerSettings(order_prior=False, graph=settings.graph, model=settings.model)
@@ -146,13 +171,15 @@ def evaluate(split_name: str, settings: TrackerSettings | None = None, methods=M
             for method in methods:
                 if method == "tracker":
                     out = run_tracker(heard, settings, prompts[script.language].moves)
+                elif method == "engine following it":
+                    out = run_following(heard, prompts[script.language], settings=engine_settings)
                 elif method == "keywords only":
                     out = run_tracker(heard, keyword, prompts[script.language].moves)
                 else:
                     out = run_engine(heard, prompts[script.language])
                 groups = results.setdefault((method, level), {})
                 for key in ("all", f"{script.language}/{script.style}"):
-                    score(heard, out, groups.setdefault(key, Tally()), keep_losses and key == "all" and method == "tracker")
+                    score(heard, out, groups.setdefault(key, Tally()), keep_losses and key == "all" and method in ("tracker", "engine following it"))
     return results
 
 

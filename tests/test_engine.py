@@ -22,6 +22,7 @@ from imago_voice.protocol import (
     StepChanged,
     Tick,
     TurnEnded,
+    TurnPlaced,
     WaitFor,
     load_prompts,
 )
@@ -119,7 +120,10 @@ BRANCHES = [
     # the appointment
     ("appointment-yes", APPT, None, "send", "speak", SAM, SAM, [("send", "enter"), ("send", "stems")]),
     ("appointment-asked", OPEN + [(SAM, "Is now a good time?")], None, "appointment", "answer", ALEX, SAM, []),
-    ("appointment-receiver-first-ignored", OPEN + [(ALEX, "Sure, go on.")], None, "appointment", "ask", SAM, SAM, []),
+    # the receiver grants the appointment before it is asked for: the couple is followed to the send
+    ("appointment-receiver-grants-it-first", OPEN + [(ALEX, "Sure, go on.")], None, "send", "speak", SAM, SAM,
+     [("send", "enter"), ("send", "stems")]),
+    ("appointment-receiver-unclear-first-ignored", OPEN + [(ALEX, "Hmm, well.")], None, "appointment", "ask", SAM, SAM, []),
     ("appointment-unclear", OPEN + [(SAM, "Good time?"), (ALEX, "Hmm, let me think.")], None, "appointment", "answer",
      ALEX, SAM, [("appointment", "reprompt")]),
     ("appointment-intention", APPT, EngineSettings(intention=True), "intention", "speak", SAM, SAM,
@@ -296,7 +300,7 @@ COMMANDS = [
     ("next-from-mirror-check", MIRROR + [(SAM, "Next.")], "summarize", "speak", False, None, None),
     ("next-voice", APPT + [(ALEX, "Next step.")], "mirror", "speak", False, None, None),
     ("next-skips-scoring", APPT + [("key", "next"), (ALEX, "You said something.")], "mirror", "check", False,
-     [("mirror", "check")], [Say, WaitFor]),
+     [("mirror", "check")], [TurnPlaced, Say, WaitFor]),
     ("back-from-mirror", CHUNK + [(SAM, "Go back.")], "send", "speak", False, [("send", "enter"), ("send", "stems")], None),
     ("back-to-again", MIRROR + [(SAM, "There is more."), (SAM, "I miss you."), ("key", "back")], "send", "speak", False,
      [("send", "again")], None),

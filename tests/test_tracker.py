@@ -447,15 +447,15 @@ def root(tmp_path):
 ])
 def test_broken_stem_data_is_a_prompt_error(root, old, new, message):
     path = root / "en" / "common.toml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    head, table, moves_part = path.read_text(encoding="utf-8").partition("\n[moves]")
+    assert old in moves_part
+    path.write_text(head + table + moves_part.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(PromptError, match=message):
         load_prompts("en", "dialogue", root)
 
 
 def test_a_prompt_folder_without_move_stems_still_loads(root):
-    # until the engine follows the couple with the tracker, a custom prompt folder may lack [moves]
+    # a custom prompt folder may lack [moves]: its engine then does not follow the couple (today's rules)
     path = root / "en" / "common.toml"
     text = path.read_text(encoding="utf-8")
     head, _, rest = text.partition("[moves]")

@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dialogue, appreciation, behavior-change, caring-behaviors, parent-child, exits")
     se.add_argument("--language", default="en", help="prompt language (en or es; default en)")
     se.add_argument("--names", help="who is taking part, e.g. --names Sam,Alex (else from --channel)")
-    se.add_argument("--silent", action="store_true", help="speak nothing; show step, turn, timer and balance, keys to steer")
+    se.add_argument("--guide", choices=("full", "light", "silent"), default="light",
+                    help="light (default): follow the couple and lead only when they wait or go wrong; full: say "
+                         "every step's prompt; silent: say nothing, only follow, time and log (show step, turn, "
+                         "timer and balance, keys to steer)")
+    se.add_argument("--silent", action="store_true", help="the same as --guide silent")
     se.add_argument("--log", metavar="PATH",
                     help="write the session log as JSON; live, the facilitator first asks each person whether "
                          "their words may be kept, and without everyone's yes the log has the times only")

@@ -26,9 +26,12 @@ def cmd_session(args, out) -> int:
         raise UsageError("--names, --channel and --enroll name different people.")
     if not args.input and (args.realtime or args.prompts_wav):
         raise UsageError("--realtime and --prompts-wav go with --input.")
+    if getattr(args, "silent", False):
+        args.guide = "silent"
+    args.guide = getattr(args, "guide", "light")
     engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
                     EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes,
-                                   intention=args.intention, remirror_below=args.remirror,
+                                   intention=args.intention, remirror_below=args.remirror, guide=args.guide,
                                    # live, the words go into a log only if everybody says yes out loud
                                    ask_consent=bool(args.log) and not args.input),
                     ledger=Ledger(names))
@@ -76,7 +79,7 @@ def _session_live(args, out, engine, channels) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
     renderer = player = None
-    if not args.silent:
+    if args.guide != "silent":
         from imago_voice.facilitator.player import SoundDevicePlayer
         from imago_voice.facilitator.render import make_renderer
 
@@ -90,7 +93,7 @@ def _session_live(args, out, engine, channels) -> int:
         source = MicrophoneSource(device(args.device), channels=channels.width if channels else 1, seconds=args.seconds)
         with ExitStack() as stack:
             keys = on_tick = None
-            if args.silent:
+            if args.guide == "silent":
                 from imago_voice.facilitator.console import HELP, KeyReader, status_line
 
                 keys = stack.enter_context(KeyReader())
@@ -98,7 +101,7 @@ def _session_live(args, out, engine, channels) -> int:
                 print(HELP, file=sys.stderr, flush=True)
                 on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="",  # noqa: E731
                                                  file=sys.stderr, flush=True)
-            session = Session(engine, loop, renderer=renderer, player=player, live=not args.silent,
+            session = Session(engine, loop, renderer=renderer, player=player, live=args.guide != "silent",
                               on_line=line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
             stack.enter_context(interruptible(source))
             session.run(announced(source, "Listening. Say 'stop' or press Ctrl-C to end."))
@@ -137,6 +140,7 @@ def cmd_demo(args, out) -> int:
     args.input, args.realtime, args.names, args.enroll = str(wav), False, None, []
     args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
     args.exercise, args.language, args.rate = "dialogue", "en", 150
+    args.guide = "full"   # the demo shows every step's prompt; a real session follows the couple (light)
     args.chunk_limit, args.timeout_minutes, args.intention, args.remirror = 45.0, 20.0, False, None
     args.log, args.prompts_wav = str(folder / "demo_session.json"), str(folder / "demo_session_with_prompts.wav")
     code = cmd_session(args, out)

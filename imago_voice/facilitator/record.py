@@ -39,11 +39,15 @@ def log_document(engine, record: SessionRecord, audio: str, duration: float) -> 
     """
     doc = session_dict(audio, duration, engine.ledger)
     doc["exercise"] = engine.exercise
-    doc["prompts"] = [{"at": p.at, "step": p.step, "to": p.to, "text": p.text} for p in record.prompts]
+    doc["guide"] = engine.guide
+    doc["prompts"] = [{"at": p.at, "step": p.step, "key": p.key, "to": p.to, "text": p.text} for p in record.prompts]
+    # where the step tracker put each turn, and whether the engine followed it there
+    doc["placements"] = [p.to_dict() for p in engine.placements]
     if record.not_played:
         doc["prompts_not_played"] = sorted(record.not_played)
     doc["steps"] = [s.to_dict() for s in engine.steps]
-    doc["mirrors"] = [{"at": m.at, "fidelity": round(m.fidelity, 3)} for m in engine.mirrors]
+    doc["mirrors"] = [{"at": m.at, "fidelity": round(m.fidelity, 3), "sender": m.sender, "receiver": m.receiver}
+                      for m in engine.mirrors]
     summary = engine.ledger.summary()
     doc["balance_by_role"] = summary["by_role"]
     doc["balance_by_step"] = summary["by_step"]

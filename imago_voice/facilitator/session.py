@@ -43,6 +43,7 @@ from imago_voice.protocol import (
     StepChanged,
     Tick,
     TurnEnded,
+    TurnPlaced,
 )
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ class Session:
             elif isinstance(action, ConsentGiven):
                 answer = "yes, the words may be kept" if action.agreed else "no, the words are not kept"
                 self.on_line(f"{at:8.2f}  (consent: {action.person}: {answer})")
+            elif isinstance(action, TurnPlaced) and action.followed:
+                self.on_line(f"{at:8.2f}  (following the couple: {action.step}, {action.phase}; "
+                             f"sure {action.confidence * 100:.0f} %)")
             elif isinstance(action, MirrorScored):
                 self.on_line(f"{at:8.2f}  (mirror kept {action.fidelity * 100:.0f} % of the content words)")
             elif isinstance(action, RateChanged) and self.renderer is not None:

@@ -12,7 +12,8 @@ Nothing here does audio, speech or timing of its own: feed :class:`Engine` event
     intents.py    answers and voice commands recognised in a transcript
     moves.py      the moves of a dialogue heard in a turn (mirror, check, summary...), as likelihoods
     stepgraph.py  the places of an exercise a turn can belong to, and the order prior between them
-    tracker.py    the step tracker: which step each turn belongs to and who sends (not yet used by the engine)
+    tracker.py    the step tracker: which step each turn belongs to and who sends
+    follow.py     the engine following the tracker, and guidance (full, light, silent)
     fidelity.py   how much of the sender's words a mirror kept
     text.py       the one text normaliser
 
@@ -44,6 +45,7 @@ from imago_voice.protocol.events import (
     StepRecord,
     Tick,
     TurnEnded,
+    TurnPlaced,
     WaitFor,
 )
 from imago_voice.protocol.exercises import EXERCISES, Exercise, Phase, Step
@@ -102,6 +104,7 @@ __all__ = [
     "Tick",
     "TrackerSettings",
     "TurnEnded",
+    "TurnPlaced",
     "Vocabulary",
     "WaitFor",
     "available_exercises",

@@ -50,17 +50,20 @@ from imago_voice.protocol.events import (
     StepRecord,
     Tick,
     TurnEnded,
+    TurnPlaced,
     WaitFor,
 )
 from imago_voice.protocol.exercises import ANYONE, EXERCISES
 from imago_voice.protocol.fidelity import mirror_fidelity
+from imago_voice.protocol.follow import Follow
 from imago_voice.protocol.phrasing import Phrasing
+from imago_voice.protocol.tracker import Assignment, StepTracker
 from imago_voice.protocol.walk import Walk, PhaseCounters
 from imago_voice.protocol.prompts import Prompts
 from imago_voice.protocol.settings import EngineSettings
 
 
-class Engine(Walk):
+class Engine(Walk, Follow):
     """Walks the participants through one exercise.
 
     ``exercise``: an id from :data:`~imago_voice.protocol.exercises.EXERCISES`. ``participants``: two or
@@ -115,6 +118,13 @@ class Engine(Walk):
         self._mirrors: list[MirrorScored] = []
         self._consent: dict[str, bool] = {}
         self._out: list[Action] = []
+        # following the couple (see :mod:`.follow`)
+        self._tracker = StepTracker(exercise, names, prompts.moves) if prompts.moves is not None else None
+        self._assignment: Assignment | None = None
+        self._placements: list[TurnPlaced] = []
+        self._held: list[Say] = []
+        self._stemless: set[str] = set()
+        self._stems_told: set[str] = set()
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -187,6 +197,16 @@ class Engine(Walk):
         return tuple(self._mirrors)
 
     @property
+    def placements(self) -> tuple[TurnPlaced, ...]:
+        """Where the step tracker put each turn it saw, and whether the engine followed it there."""
+        return tuple(self._placements)
+
+    @property
+    def guide(self) -> str:
+        """The guidance: full, light or silent (see :mod:`.follow`)."""
+        return self._settings.guide
+
+    @property
     def steps(self) -> tuple[StepRecord, ...]:
         """Every step visited so far, with start and end times (for the log)."""
         return tuple(self._records)
@@ -253,6 +273,7 @@ class Engine(Walk):
         phase, awaited = self._phase, self._awaited()
         if phase.who is None:
             return
+        self._lead_if_waiting()
         if phase.sending and self._settings.chunk_limit and not self._counters.chunk_prompted:
             since = self._speaking.get(self._sender)
             if since is not None and self._now - since >= self._settings.chunk_limit:
@@ -285,20 +306,38 @@ class Engine(Walk):
         self._speaking.pop(speaker, None)
         self._speaking.pop(None, None)
         self._quiet_since = event.end  # somebody spoke: the facilitator's last prompt is over
-        self._record(event)
         command = intents.recognize_command(event.text, self._vocab)
-        if command is not None:
-            self._command(command)
+        place = None if command is not None else intents.recognize_place(event.text, self._vocab)
+        if command is not None or place is not None:
+            self._record_turn(event, None)
+            if command is not None:
+                self._command(command)
+            else:
+                self._go_to_place(place)
             return
         phase = self._phase
-        if self._paused or phase.who is None:
+        if self._paused or phase.who is None or phase.hook == "consent":
+            self._record_turn(event, None)
+            if phase.hook == "consent" and not self._paused and speaker == self._awaited():
+                # each person answers for themselves
+                self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
+            return
+        self._held = []   # whatever comes now, the prompts held for the last place are not needed as they were
+        placed = self._place_turn(event)
+        followed = placed is not None and self._should_follow(placed, event.speaker)
+        # the ledger keeps the turn where the tracker put it when the engine followed it there, or when the
+        # tracker is sure and the roles are known (the sender's "yes" after a summary the engine moved on
+        # from is the summary's); else where the engine took it
+        sure = placed is not None and self._chosen and placed.confidence >= self._settings.follow_confidence
+        self._record_turn(event, placed if followed or sure else None)
+        if placed is not None:
+            self._note_placement(event, placed, followed)
+        if followed:
+            self._note_stem(placed)
+            self._follow(placed, event)
             return
         if phase.who == ANYONE:
             self._choose_first(speaker, event.text)
-            return
-        if phase.hook == "consent":
-            if speaker == self._awaited():  # each person answers for themselves
-                self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
             return
         if speaker != self._awaited():
             if phase.hook == "mirror" and speaker == self._sender:
@@ -306,6 +345,8 @@ class Engine(Walk):
             elif phase.sending and speaker is not None:
                 self._floor(speaker)
             return
+        if placed is not None and (placed.step, placed.phase) == self._here():
+            self._note_stem(placed)
         if phase.branches:
             allowed = [answer for answer, _ in phase.branches]
             self._answer(intents.recognize_answer(event.text, self._vocab, allowed))
@@ -329,9 +370,22 @@ class Engine(Walk):
         if phase.hook == "chunk":
             self._chunk.append(event.text)
         elif phase.hook == "mirror":
-            sent = " ".join(self._chunk).strip()
+            sent = self._sent_words()
             if sent:
-                score = MirrorScored(event.end, mirror_fidelity(sent, event.text, self._prompts.fidelity), self._sender, self._receiver)
+                fidelity = mirror_fidelity(sent, event.text, self._prompts.fidelity)
+                if self._is_not_a_mirror(fidelity) and not self._remirrored:
+                    # light guidance: the receiver answered back instead of mirroring: lead the mirror
+                    self._remirrored = True
+                    self._counters = PhaseCounters()
+                    led, self._last = self._last, []
+                    if led and not any(s.key == "remirror" for s in led):
+                        self._release(led)
+                        self._last = led
+                    else:
+                        self._last = [self._say_command("remirror", self._receiver)]
+                    self._emit(WaitFor(self._receiver, self._now))
+                    return
+                score = MirrorScored(event.end, fidelity, self._sender, self._receiver)
                 self._mirrors.append(score)
                 self._emit(score)
                 limit = self._settings.remirror_below
@@ -345,7 +399,8 @@ class Engine(Walk):
             self._each += 1
             if self._each < len(self._order):
                 self._counters = PhaseCounters()
-                self._last = [self._say_step("next_person", self._awaited())]
+                self._last = []
+                self._lead("next_person", self._awaited())
                 self._emit(WaitFor(self._awaited(), self._now))
                 return
         self._go(phase.then)
@@ -409,19 +464,12 @@ class Engine(Walk):
         self._chosen = True
         self._round = 0
         self._set_roles()
-        self._say_step("first", None)
+        self._last = []
+        self._lead("first", None)
+        first_said = self._last
         self._go("start")
-
-    def _record(self, event: TurnEnded) -> None:
-        """Put the turn in the ledger, with the step, the speaker's role and whether this is a time-out."""
-        speaker = event.speaker if event.speaker in self._participants else None
-        role = "other"
-        if self._step.roles and speaker is not None and speaker == self._sender:
-            role = "sender"
-        elif self._step.roles and speaker is not None and speaker == self._receiver:
-            role = "receiver"
-        self.ledger.add(Turn(speaker, event.start, max(event.start, event.end), event.text),
-                        step=self._step.id, role=role, paused=self._paused)
+        self._last = first_said + self._last if self._settings.guide != "full" else self._last
+        self._reanchor()
 
     def _floor(self, speaker: str) -> None:
         if not self._counters.floor_reminded:

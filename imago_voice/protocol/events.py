@@ -170,7 +170,36 @@ class SessionEnded:
     reason: str
 
 
-Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChanged, Paused, Resumed, SessionEnded]
+@dataclass(frozen=True)
+class TurnPlaced:
+    """Where the step tracker put a turn (for the log): its ``step`` and ``phase``, the ``move`` it makes
+    there, the tracker's ``confidence`` (0..1), the roles and round then (``None``: not sure who sends),
+    whether the engine ``followed`` it there, and where the engine was waiting when the turn came."""
+
+    at: float
+    speaker: str | None
+    start: float
+    end: float
+    step: str
+    phase: str
+    move: str | None
+    confidence: float
+    sender: str | None
+    receiver: str | None
+    round: int
+    followed: bool
+    engine_step: str
+    engine_phase: str
+
+    def to_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker, "step": self.step,
+                "phase": self.phase, "move": self.move, "confidence": round(self.confidence, 3), "sender": self.sender,
+                "receiver": self.receiver, "round": self.round, "followed": self.followed,
+                "engine_step": self.engine_step, "engine_phase": self.engine_phase}
+
+
+Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChanged, Paused, Resumed, SessionEnded,
+               TurnPlaced]
 
 # ---------------------------------------------------------------------------------------- read-outs
 

@@ -20,7 +20,8 @@ read into a :class:`Vocabulary`. This module does no I/O except in :func:`load_v
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from imago_voice.errors import PromptError
 from imago_voice.protocol.text import normalize
@@ -69,6 +70,8 @@ class Vocabulary:
     you_first: tuple[Phrase, ...]
     max_command_words: int = 8
     max_addressed_words: int = 12
+    places: Mapping[str, tuple[Phrase, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    place_leads: tuple[Phrase, ...] = ()
 
     @classmethod
     def from_mapping(cls, language: str, data: Mapping[str, object], where: str = "the vocabulary") -> Vocabulary:
@@ -101,7 +104,16 @@ class Vocabulary:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise PromptError(f"In {where}, '{name}' must be a whole number above zero.")
             limits[name] = value
+        places_table = data.get("places", {})
+        if not isinstance(places_table, Mapping):
+            raise PromptError(f"In {where}, 'places' must be a table of step names.")
+        places = {step: phrases(value, f"places.{step}") for step, value in places_table.items()}
+        leads = phrases(data["place_leads"], "place_leads") if "place_leads" in data else ()
+        if places and not leads:
+            raise PromptError(f"In {where}, 'places' needs 'place_leads' (\"we are at\", \"back to\"...).")
         return cls(
+            places=MappingProxyType(places),
+            place_leads=leads,
             language=language,
             answers=answers,
             unsure=phrases(data.get("unsure"), "unsure"),
@@ -169,6 +181,23 @@ def recognize_command(text: str, vocabulary: Vocabulary) -> str | None:
         if all(t in ignorable for t in rest):
             return command
     return None
+
+
+def recognize_place(text: str, vocabulary: Vocabulary) -> str | None:
+    """The step ``text`` says the couple is at or wants to go to ("we are at the summary", "back to the
+    mirror"): a step id of ``[vocabulary.places]``, or ``None``. A place phrase counts only after a lead
+    phrase ("we are at", "back to") in a short utterance (at most ``max_addressed_words``), so "I feel like
+    you never mirror me" is not a place."""
+    tokens = normalize(text)
+    if not tokens or not vocabulary.places or len(tokens) > vocabulary.max_addressed_words:
+        return None
+    leads = [end for phrase in vocabulary.place_leads for _, end in _find(tokens, phrase)]
+    if not leads:
+        return None
+    first_lead = min(leads)
+    found = [(start, -(end - start), step) for step, phrases in vocabulary.places.items() for phrase in phrases
+             for start, end in _find(tokens, phrase) if start >= first_lead]
+    return min(found)[2] if found else None
 
 
 def mentioned_names(text: str, names: Sequence[str]) -> list[str]:

@@ -170,7 +170,8 @@ class MoveModel:
     no content word, its rise per content word, and the words it needs at least. ``clash``: the factor by
     which another move's stem (not a companion) counts against a move; ``person``: how much speaking of
     oneself favours a send (and of the other a mirror, summary or empathy); ``role_slip``: the factor
-    for a move made by the wrong role (speakers are sometimes named wrong).
+    for a move made by the wrong role (speakers are sometimes named wrong); ``stem_alone``: for a move
+    that is mostly words, the factor at least kept when its stem is heard in full with nothing after it.
     """
 
     hit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({
@@ -188,6 +189,7 @@ class MoveModel:
     clash: float = 0.5
     person: float = 1.2
     role_slip: float = 0.08
+    stem_alone: float = 0.3
 
 
 DEFAULT_MODEL = MoveModel()
@@ -285,7 +287,9 @@ def word_likelihoods(reading: Reading, model: MoveModel = DEFAULT_MODEL) -> dict
         if move in SHORT:
             lr *= model.short_decay ** reading.extra
         elif move in WORDY:
-            lr *= min(1.0, model.wordy_floor + model.wordy_rise * reading.content) * min(1.0, reading.extra / model.wordy_words)
+            wordy = min(1.0, model.wordy_floor + model.wordy_rise * reading.content) * min(1.0, reading.extra / model.wordy_words)
+            # the stem alone ("Let me see if I got it all.", then a pause) starts that move all the same
+            lr *= max(wordy, model.stem_alone if reading.extra == 0 and reading.score(move) >= 1.0 else 0.0)
         if move == SEND:
             lr *= math.exp(model.person * reading.voice)
         elif move in ABOUT_YOU:

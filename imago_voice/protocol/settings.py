@@ -21,6 +21,13 @@ class EngineSettings:
     branch point before the engine takes the default way on. ``rate_step``, ``min_rate``, ``max_rate``:
     how "slower"/"faster" change the speaking rate. ``seconds_per_word``: the engine's estimate of how
     long a prompt takes to say at rate 1.0 (silence is counted from the estimated end of a prompt).
+
+    Following the couple (:mod:`.follow`): ``guide``: ``"full"`` says every prompt, ``"light"`` says a
+    step's prompts only when the couple waits ``lead_after`` seconds or goes wrong (a receiver's turn that
+    keeps less than ``lead_mirror_below`` of the sender's words and has no mirror stem is not taken as
+    the mirror), ``"silent"`` says nothing. ``follow``: move the engine where the step tracker puts a turn
+    when its belief is at least ``follow_confidence`` and the turn's words make that move (or the belief
+    is at least ``follow_sure``); False keeps the engine's own rules (the tracker then only logs).
     """
 
     chunk_limit: float = 45.0
@@ -35,6 +42,12 @@ class EngineSettings:
     min_rate: float = 0.5
     max_rate: float = 2.0
     seconds_per_word: float = 0.4
+    guide: str = "full"
+    follow: bool = True
+    follow_confidence: float = 0.5
+    follow_sure: float = 0.8
+    lead_after: float = 4.0
+    lead_mirror_below: float = 0.2
 
     def __post_init__(self) -> None:
         checks = (
@@ -47,6 +60,10 @@ class EngineSettings:
             (0 < self.rate_step < 1, "the rate step must be between 0 and 1"),
             (0 < self.min_rate <= 1 <= self.max_rate, "the rate limits must hold 1.0 between them"),
             (self.seconds_per_word >= 0, "the seconds per word cannot be negative"),
+            (self.guide in ("full", "light", "silent"), "the guidance must be full, light or silent"),
+            (0 <= self.follow_confidence <= self.follow_sure <= 1, "the follow thresholds must be 0 to 1, the sure one the higher"),
+            (self.lead_after >= 0, "the silence before leading cannot be negative"),
+            (0 <= self.lead_mirror_below <= 1, "the not-a-mirror threshold must be 0 to 1"),
         )
         for ok, message in checks:
             if not ok:

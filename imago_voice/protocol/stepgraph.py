@@ -26,6 +26,8 @@ ANY = "any"
 #: The move of each step where one person speaks (other steps: the content move, a send).
 STEP_MOVES = {"appointment": mv.APPOINTMENT, "intention": mv.INTENTION, "summarize": mv.SUMMARY,
               "validate": mv.VALIDATION, "empathize": mv.EMPATHY, "close": mv.APPRECIATION}
+#: The moves of a send, where they are more than the sender's own words (an appreciation is sent with its stem).
+SEND_MOVES = {"appreciate": (mv.SEND, mv.APPRECIATION)}
 _ANSWERS_S = tuple((a, SENDER) for a in (mv.YES, mv.NO, mv.MORE, mv.DONE))
 
 
@@ -116,7 +118,7 @@ def _places(step: Step) -> list[tuple[str, str, tuple, bool]]:
     phases = step.phases
     required = step.optional is None
     if any(p.hook == "chunk" for p in phases):
-        return [(phases[0].name, "send", ((mv.SEND, SENDER),), required)]
+        return [(phases[0].name, "send", tuple((m, SENDER) for m in SEND_MOVES.get(step.id, (mv.SEND,))), required)]
     if any(p.hook == "mirror" for p in phases):
         return [("speak", "mirror", ((mv.MIRROR, RECEIVER),), True), ("check", "check", _ANSWERS_S, False),
                 ("more", "more", ((mv.ASK_MORE, RECEIVER), (mv.CHECK, RECEIVER)) + _ANSWERS_S, False)]

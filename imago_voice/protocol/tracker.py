@@ -75,7 +75,8 @@ class TrackerSettings:
 class Assignment:
     """Where one turn was put: its step and phase (of the exercise table, plus ``check`` after a
     receiver's step for the sender's "yes", and ``announce`` for the switch), the move it makes there,
-    the belief in that place (0..1), the roles then, the round, every move heard in it, and its answer."""
+    the belief in that place (0..1), the roles then, the round, every move heard in it, its answer, and the
+    place's kind and index in the tracker's :class:`~imago_voice.protocol.stepgraph.StepGraph`."""
 
     step: str
     phase: str
@@ -86,6 +87,8 @@ class Assignment:
     round: int
     heard: tuple[str, ...] = ()
     answer: str | None = None
+    kind: str = ""
+    index: int = -1
 
 
 class StepTracker:
@@ -144,17 +147,26 @@ class StepTracker:
         if self._sure_of_sender() < 0.75:
             sender = receiver = None
         out = Assignment(node.step, node.phase, move, round(p, 4), sender, receiver, node.round, reading.heard,
-                         reading.answer)
+                         reading.answer, node.kind, node.index)
         self._keep_chunk(node, h, speaker, text, reading)
         self._last_answer, self._last_question, self._anchor = reading.answer, reading.question, None
         self._history.append(out)
         log.debug("turn %r by %s -> %s/%s (%s, %.2f)", text[:40], speaker, node.step, node.phase, move, p)
         return out
 
-    def reanchor(self, step: str, phase: str | None = None, *, sender: str | None = None) -> None:
+    def reanchor(self, step: str, phase: str | None = None, *, sender: str | None = None,
+                 round_: int | None = None) -> None:
         """Put the belief on ``step`` (and ``phase``) in the current round (or the nearest one that has
-        it): "we are at the summary", "back to the mirror", the next/back keys. ``sender``: who sends now."""
+        it): "we are at the summary", "back to the mirror", the next/back keys. ``sender``: who sends now;
+        ``round_``: the round it is (0: the first sender's), when the caller knows (the engine does)."""
         places = self.graph.find(step, phase)
+        if round_ is not None and sender is not None and sender in self._names:
+            fits = [n for n in places if n.round == round_]
+            if fits:
+                h = (self._names.index(sender) - round_) % len(self._names)
+                self._belief = {(h, fits[0].index): 1.0}
+                self._settle(fits[0])
+                return
         if not places:
             raise SettingsError(f"The exercise '{self.graph.exercise}' has no step '{step}'" +
                                 (f" with a phase '{phase}'." if phase else "."))
@@ -174,6 +186,9 @@ class StepTracker:
             mass = {h if fits else (self._names.index(sender) - node.round) % len(self._names): 1.0}
         total = sum(mass.values())
         self._belief = {(h, node.index): m / total for h, m in mass.items()}
+        self._settle(node)
+
+    def _settle(self, node: Node) -> None:
         self._last_answer = self._last_question = None
         self._anchor = node.index   # the next turn is there (or just after it)
         if node.round != self._round:

@@ -64,12 +64,33 @@ class Walk:
         elif self._paused:
             return  # next/back wait for the resume
         elif command == intents.NEXT:
+            self._held = []
             if self._phase.who == ANYONE:
                 self._begin(self._participants[0])
             else:
                 self._go("then")
+            self._reanchor()
         elif command == intents.BACK:
+            self._held = []
             self._back()
+            self._reanchor()
+
+    def _go_to_place(self, step_id: str) -> None:
+        """"We are at the summary", "back to the mirror": go to that step of this round and say its prompts."""
+        if self._paused or not self._chosen:
+            return
+        if step_id == "mirror":   # the mirror of the last send (an exercise has one mirror per send)
+            send = next((s for s, _, _ in reversed(self._history) if any(p.hook == "chunk" for p in self._ex.steps[s].phases)),
+                        self._ex.first)
+            step_id = self._ex.steps[send].then.partition(":")[2]
+        if step_id == "switch":
+            self._go("round_end")
+        elif step_id in self._ex.steps:
+            self._held = []
+            self._enter_step(step_id)
+        else:
+            return
+        self._reanchor()
 
     def _back(self) -> None:
         if len(self._history) < 2:
@@ -83,9 +104,9 @@ class Walk:
         self._enter_step(step_id, override)
 
     def _repeat(self) -> None:
-        for say in self._last:
-            self._emit(Say(say.text, say.to, say.step, say.key, self._now))
-            self._note_speech(say.text)
+        self._held = []
+        if self._settings.guide != "silent":
+            self._release(list(self._last))
         if self._last:
             self._emit(WaitFor(self._awaited(), self._now))
 
@@ -141,11 +162,12 @@ class Walk:
         if phase.hook == "chunk":
             self._chunk = []
         who = self._awaited()
-        said = [self._say_step(key, who) for key in ((override,) if override else phase.say)]
+        self._last = []
+        for key in (override,) if override else phase.say:
+            self._lead(key, who)
         if phase.who is None:
             self._go(phase.then)
             return
-        self._last = said
         self._emit(WaitFor(who, self._now))
 
     def _end(self, reason: str) -> None:
@@ -206,8 +228,9 @@ class Walk:
 
     def _say(self, text: str, to: str | None, step: str, key: str) -> Say:
         say = Say(text, to, step, key, self._now)
-        self._emit(say)
-        self._note_speech(text)
+        if self._settings.guide != "silent":   # silent guidance says nothing at all
+            self._emit(say)
+            self._note_speech(text)
         return say
 
     def _note_speech(self, text: str) -> None:

@@ -157,6 +157,21 @@ def _conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Below this peak a window is digital silence: the instance norms divide rounding noise by rounding noise
+#: there (torch's own output is noise too, and it changes with the numpy version), so it is "no speech".
+SILENT_PEAK = 1e-6
+
+
+def _silent(wav: np.ndarray) -> bool:
+    return float(np.max(np.abs(wav))) < SILENT_PEAK
+
+
+def _no_speech(frames: int) -> np.ndarray:
+    out = np.zeros((frames, N_CLASSES), np.float32)
+    out[:, 0] = 1.0
+    return out
+
+
 class OverlapDetector:
     """pyannote segmentation-3.0 in numpy: per-frame powerset probabilities and overlapped-speech spans."""
 
@@ -282,6 +297,8 @@ class OverlapDetector:
             wav = np.pad(wav, (0, RECEPTIVE_FIELD_SAMPLES - n))
             n = len(wav)
         if n <= WINDOW_SAMPLES:
+            if _silent(wav):
+                return _no_speech(num_frames(n)), step, first
             return np.exp(self._forward(wav[None])[0]).astype(np.float32), step, first
         total = num_frames(n)
         # window starts on the frame grid; the last one may run up to 269 samples past the end (zeros)
@@ -296,6 +313,9 @@ class OverlapDetector:
             chunk = starts[i:i + _BATCH_WINDOWS]
             batch = np.stack([padded[s:s + WINDOW_SAMPLES] for s in chunk])
             probs = np.exp(self._forward(batch))
+            for k, window in enumerate(batch):
+                if _silent(window):
+                    probs[k] = _no_speech(per_window)
             for s, p in zip(chunk, probs):
                 j = s // FRAME_STEP_SAMPLES
                 acc[j:j + per_window] += p
