@@ -342,8 +342,8 @@ class Engine(Walk, Follow):
         if speaker != self._awaited():
             if phase.hook == "mirror" and speaker == self._sender:
                 self._chunk.append(event.text)  # the rest of a chunk split by a pause
-            elif phase.sending and speaker is not None:
-                self._floor(speaker)
+            elif phase.sending and speaker is not None and not (placed is not None and placed.kind == "ack"):
+                self._floor(speaker)   # (the sender's "yes, that's it" to the last step is not taking the floor)
             return
         if placed is not None and (placed.step, placed.phase) == self._here():
             self._note_stem(placed)
@@ -373,7 +373,7 @@ class Engine(Walk, Follow):
             sent = self._sent_words()
             if sent:
                 fidelity = mirror_fidelity(sent, event.text, self._prompts.fidelity)
-                if self._is_not_a_mirror(fidelity) and not self._remirrored:
+                if self._is_not_a_mirror(event.text, fidelity) and not self._remirrored:
                     # light guidance: the receiver answered back instead of mirroring: lead the mirror
                     self._remirrored = True
                     self._counters = PhaseCounters()

@@ -41,6 +41,8 @@ FULL, LIGHT, SILENT = "full", "light", "silent"
 GUIDES: tuple[str, ...] = (FULL, LIGHT, SILENT)
 #: The move whose stem a step's turn is expected to carry (a step done without it hears the stem once).
 _STEMMED_KINDS = ("mirror", "speak", "ask")
+#: A receiver's stemless turn that speaks of themselves is not a mirror unless it keeps this share of the words.
+_SELF_SPOKEN_BELOW = 0.5
 
 
 class Follow:
@@ -90,6 +92,8 @@ class Follow:
         by_words = a.move in a.heard or (a.move == mv.SEND and speaker is not None and speaker == a.sender)
         if not by_words and a.confidence < s.follow_sure:
             return False
+        if a.kind == "switch" and self._chosen and a.round == self._round and a.sender in (None, self._sender):
+            return False   # "I'd like to respond" when the engine has switched already: its own rules read it
         if self._step.id == "opening" and a.move not in a.heard:
             return False   # "I'd like to go first" is the answer to who goes first, not a send
         here = self._engine_index()
@@ -99,7 +103,8 @@ class Follow:
             if node.kind == "mirror" and speaker is not None and speaker == self._sender and a.round == node.round \
                     and a.kind in ("send", "check", "more"):
                 return False
-            if a.index < here:
+            loop = node.group >= 0 and a.index == node.group and a.round == node.round   # more to send
+            if a.index < here and not loop:
                 # the sender's "yes" after a receiver's step the engine already moved on from
                 if a.kind == "ack" and a.round == self._round:
                     return False
@@ -183,12 +188,16 @@ class Follow:
         chunk = self._tracker.chunk_for_mirror() if self._tracker is not None and self._settings.follow else ""
         return chunk or " ".join(self._chunk).strip()
 
-    def _is_not_a_mirror(self, fidelity: float) -> bool:
-        """Light guidance: a receiver's turn that neither sounds like a mirror nor keeps the sender's words."""
+    def _is_not_a_mirror(self, text: str, fidelity: float) -> bool:
+        """Light guidance: a receiver's turn without a mirror's stem that keeps almost none of the sender's
+        words, or that speaks of oneself ("I work late because...") and keeps less than half of them."""
         a = self._assignment
-        if self._settings.guide != LIGHT or a is None:
+        if self._settings.guide != LIGHT or a is None or mv.MIRROR in a.heard:
             return False
-        return fidelity < self._settings.lead_mirror_below and mv.MIRROR not in a.heard and a.kind != "mirror"
+        below = self._settings.lead_mirror_below
+        if mv.read(text, self._prompts.moves).voice > 0:
+            below = max(below, _SELF_SPOKEN_BELOW)
+        return fidelity < below
 
     def _note_stem(self, a: Assignment | None) -> None:
         """Remember a step the couple did without its stem (light guidance says the stem once, next time)."""
