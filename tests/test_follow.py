@@ -97,6 +97,10 @@ MOVES = [
     # ... and says it when they wait (4 s of quiet)
     ("waiting-couple-light-leads", "en", APPT + [("tick", 4.0)], LIGHT, "send", "speak", SAM, SAM,
      [("send", "enter"), ("send", "stems")]),
+    # once the couple has waited for a prompt, the next one comes sooner (1.5 s)
+    ("waiting-couple-light-leads-sooner-once-they-waited", "en", OPEN + [("tick", 4.0), (SAM, "Alex, is now a good time to talk?"),
+                                                                   (ALEX, "Yes, now is good."), ("tick", 0.5)],
+     LIGHT, "send", "speak", SAM, SAM, [("send", "enter"), ("send", "stems")]),
     ("light-does-not-lead-over-speech", "en", APPT + [("speak", SAM), ("tick", 6.0)], LIGHT, "send", "speak", SAM,
      SAM, []),
     # a receiver who answers back instead of mirroring hears the mirror prompt, and the mirror is still awaited

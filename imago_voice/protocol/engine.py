@@ -123,6 +123,7 @@ class Engine(Walk, Follow):
         self._assignment: Assignment | None = None
         self._placements: list[TurnPlaced] = []
         self._held: list[Say] = []
+        self._couple_waits = False   # light guidance: they waited for the last prompt held (so lead sooner)
         self._stemless: set[str] = set()
         self._stems_told: set[str] = set()
 
@@ -322,7 +323,9 @@ class Engine(Walk, Follow):
                 # each person answers for themselves
                 self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
             return
-        self._held = []   # whatever comes now, the prompts held for the last place are not needed as they were
+        if self._held:   # the couple went on before the prompts held for this place were needed
+            self._couple_waits = False
+        self._held = []
         placed = self._place_turn(event)
         followed = placed is not None and self._should_follow(placed, event.speaker)
         # the ledger keeps the turn where the tracker put it when the engine followed it there, or when the

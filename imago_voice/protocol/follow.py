@@ -240,9 +240,12 @@ class Follow:
                 self._tracker.prompted(step, phase)
 
     def _lead_if_waiting(self) -> None:
-        """Light guidance: the couple has been quiet for ``lead_after`` seconds: say what was held."""
-        if self._held and not self._speaking and self._now - self._quiet_since >= self._settings.lead_after:
+        """Light guidance: the couple has been quiet for ``lead_after`` seconds (``lead_after_waiting`` once
+        they have waited for the last prompt held): say what was held."""
+        wait = self._settings.lead_after_waiting if self._couple_waits else self._settings.lead_after
+        if self._held and not self._speaking and self._now - self._quiet_since >= wait:
             held, self._held = self._held, []
+            self._couple_waits = True
             self._release(held)
 
     def _record_turn(self, event: TurnEnded, a: Assignment | None) -> None:

@@ -25,7 +25,8 @@ class EngineSettings:
     Following the couple (:mod:`.follow`): ``guide``: ``"full"`` says every prompt, ``"light"`` says a
     step's prompts only when the couple waits ``lead_after`` seconds or goes wrong (a receiver's turn that
     keeps less than ``lead_mirror_below`` of the sender's words and has no mirror stem is not taken as
-    the mirror), ``"silent"`` says nothing. ``follow``: move the engine where the step tracker puts a turn
+    the mirror; ``lead_after_waiting`` seconds instead once the couple waited for the last prompt held),
+    ``"silent"`` says nothing. ``follow``: move the engine where the step tracker puts a turn
     when its belief is at least ``follow_confidence`` and the turn's words make that move (or the belief
     is at least ``follow_sure``); False keeps the engine's own rules (the tracker then only logs).
     """
@@ -47,6 +48,7 @@ class EngineSettings:
     follow_confidence: float = 0.5
     follow_sure: float = 0.8
     lead_after: float = 4.0
+    lead_after_waiting: float = 1.5
     lead_mirror_below: float = 0.2
 
     def __post_init__(self) -> None:
@@ -62,7 +64,7 @@ class EngineSettings:
             (self.seconds_per_word >= 0, "the seconds per word cannot be negative"),
             (self.guide in ("full", "light", "silent"), "the guidance must be full, light or silent"),
             (0 <= self.follow_confidence <= self.follow_sure <= 1, "the follow thresholds must be 0 to 1, the sure one the higher"),
-            (self.lead_after >= 0, "the silence before leading cannot be negative"),
+            (self.lead_after >= 0 and self.lead_after_waiting >= 0, "the silence before leading cannot be negative"),
             (0 <= self.lead_mirror_below <= 1, "the not-a-mirror threshold must be 0 to 1"),
         )
         for ok, message in checks:
