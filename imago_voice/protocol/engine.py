@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from imago_voice.errors import SettingsError
-from imago_voice.ledger import Ledger, Turn
+from imago_voice.ledger import Ledger
 from imago_voice.protocol import intents
 from imago_voice.protocol.events import (
     Action,

@@ -33,7 +33,7 @@ from imago_voice.ledger import Turn
 from imago_voice.protocol import intents
 from imago_voice.protocol import moves as mv
 from imago_voice.protocol.events import Say, StepChanged, StepRecord, TurnEnded, TurnPlaced
-from imago_voice.protocol.tracker import Assignment, StepTracker
+from imago_voice.protocol.tracker import Assignment
 
 log = logging.getLogger(__name__)
 
