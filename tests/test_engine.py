@@ -15,6 +15,7 @@ from imago_voice.protocol import (
     Paused,
     RateChanged,
     Resumed,
+    SafetyEvent,
     Say,
     SessionEnded,
     SpeechStarted,
@@ -275,8 +276,8 @@ def test_long_chunk_with_stop_word_is_not_the_stop_command():
 # ------------------------------------------------------------------------------------- commands table
 # (id, script, step, phase, paused, keys said by the last event, action types of the last event)
 COMMANDS = [
-    ("pause", APPT + [(SAM, "Time-out.")], "send", "speak", True, [("commands", "paused")], [Say, Paused]),
-    ("pause-key", APPT + [("key", "pause")], "send", "speak", True, [("commands", "paused")], [Say, Paused]),
+    ("pause", APPT + [(SAM, "Time-out.")], "send", "speak", True, [("commands", "paused")], [Say, Paused, SafetyEvent]),
+    ("pause-key", APPT + [("key", "pause")], "send", "speak", True, [("commands", "paused")], [Say, Paused, SafetyEvent]),
     ("pause-twice", APPT + [(SAM, "Pause."), (ALEX, "Pause please.")], "send", "speak", True, [], []),
     ("paused-turn-ignored", APPT + [(SAM, "Pause."), (SAM, "I feel lonely.")], "send", "speak", True, [], []),
     ("paused-next-ignored", APPT + [(SAM, "Pause."), ("key", "next")], "send", "speak", True, [], []),
@@ -285,10 +286,22 @@ COMMANDS = [
     ("paused-check-back", APPT + [(SAM, "Pause."), ("tick", 1200)], "send", "speak", True,
      [("commands", "check_back")], [Say]),
     ("paused-check-back-once", APPT + [(SAM, "Pause."), ("tick", 1200), ("tick", 10)], "send", "speak", True, [], []),
-    ("resume", APPT + [(SAM, "Pause."), (ALEX, "Let's continue.")], "send", "speak", False,
-     [("commands", "resumed"), ("send", "enter"), ("send", "stems")], [Say, Resumed, Say, Say, WaitFor]),
-    ("resume-in-check", MIRROR + [(SAM, "Timeout"), (SAM, "resume")], "mirror", "check", False,
-     [("commands", "resumed"), ("mirror", "check")], None),
+    # at "resume" each person is asked whether they want to go on; everybody's yes goes on where it was
+    ("resume-asks-each", APPT + [(SAM, "Pause."), (ALEX, "Let's continue.")], "send", "speak", True,
+     [("commands", "return_check")], [Say, WaitFor]),
+    ("resume", APPT + [(SAM, "Pause."), (ALEX, "Let's continue."), (SAM, "Yes."), (ALEX, "Yes, I do.")], "send",
+     "speak", False, [("commands", "resumed"), ("send", "enter"), ("send", "stems")],
+     [Say, Resumed, SafetyEvent, Say, Say, WaitFor]),
+    ("resume-keys", APPT + [(SAM, "Pause."), ("key", "resume"), ("key", "yes"), ("key", "yes")], "send", "speak",
+     False, [("commands", "resumed"), ("send", "enter"), ("send", "stems")], None),
+    ("resume-in-check", MIRROR + [(SAM, "Timeout"), (SAM, "resume"), (SAM, "yes"), (ALEX, "yes")], "mirror", "check",
+     False, [("commands", "resumed"), ("mirror", "check")], None),
+    ("resume-other-answers-for-them-ignored", APPT + [(SAM, "Pause."), (ALEX, "Resume."), (ALEX, "Yes.")], "send",
+     "speak", True, [], []),
+    ("resume-unclear", APPT + [(SAM, "Pause."), (ALEX, "Resume."), (SAM, "Hmm.")], "send", "speak", True,
+     [("commands", "return_unclear")], None),
+    ("resume-declined", APPT + [(SAM, "Pause."), (ALEX, "Resume."), (SAM, "Yes."), (ALEX, "No, not today.")], "send",
+     "speak", False, [("commands", "return_no")], [SafetyEvent, Say, SessionEnded]),
     ("resume-not-paused", APPT + [(SAM, "Resume.")], "send", "speak", False, [], []),
     ("repeat", APPT + [(ALEX, "Can you repeat that?")], "send", "speak", False, [("send", "enter"), ("send", "stems")],
      [Say, Say, WaitFor]),
@@ -336,9 +349,20 @@ def test_pause_announces_when_it_checks_back_and_resumes_where_it_was():
     assert "5 minutes" in say.text
     assert paused.check_back_at == pytest.approx(paused.at + 300)
     assert engine.waiting_for is None
+    assert "walk" in say.text and "resume" in say.text   # something calming to do apart, and how to come back
     later = engine.handle(TurnEnded(ALEX, paused.at + 400, paused.at + 401, "We're back."))
+    assert said(later) == [("commands", "return_check")] and engine.waiting_for == SAM
+    engine.handle(TurnEnded(SAM, paused.at + 402, paused.at + 403, "Yes."))
+    later = engine.handle(TurnEnded(ALEX, paused.at + 404, paused.at + 405, "Yes."))
     assert said(later) == [("commands", "resumed"), ("send", "enter"), ("send", "stems")]
-    assert engine.waiting_for == SAM
+    assert engine.waiting_for == SAM and not engine.paused
+
+
+def test_the_time_out_says_when_to_meet_back_when_the_time_of_day_is_known():
+    engine = Engine("dialogue", [SAM, ALEX], prompts(), time_of_day=lambda delay: f"{delay / 60:.0f} past")
+    engine.start(at=0.0)
+    say = [a for a in engine.handle(KeyCommand("pause", 60.0)) if isinstance(a, Say)][0]
+    assert "meet back here at 20 past." in say.text
 
 
 def test_repeat_after_a_remirror_says_the_remirror():

@@ -28,7 +28,8 @@ SHIPPED = [(lang, ex) for lang in LANGUAGES for ex in available_exercises(lang)]
 SAMPLE = {
     "sender": "Sam", "receiver": "Alex", "name": "Kim", "names": "Sam and Alex", "floor": "Sam",
     "minutes": 20, "balance": "Sam talked for about 4 minutes and Alex talked for about 3 minutes",
-    "time": "about 4 minutes", "n": 4,
+    "time": "about 4 minutes", "n": 4, "back_at": "Let's meet back here at 8:40. ",
+    "brief": "You can call or text 9 8 8.",
 }
 
 

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "every step's prompt; silent: say nothing, only follow, time and log (show step, turn, "
                          "timer and balance, keys to steer)")
     se.add_argument("--silent", action="store_true", help="the same as --guide silent")
+    se.add_argument("--locale", help="where the crisis resources are for: en-US (default for English), es-US "
+                                     "(default for Spanish), es-ES")
     se.add_argument("--log", metavar="PATH",
                     help="write the session log as JSON; live, the facilitator first asks each person whether "
                          "their words may be kept, and without everyone's yes the log has the times only")

@@ -29,15 +29,51 @@ def cmd_session(args, out) -> int:
     if getattr(args, "silent", False):
         args.guide = "silent"
     args.guide = getattr(args, "guide", "light")
-    engine = Engine(args.exercise, names, load_prompts(args.language, args.exercise),
+    prompts = load_prompts(args.language, args.exercise, locale=getattr(args, "locale", None))
+    if prompts.resources is not None and prompts.resources.language != args.language:
+        raise UsageError(f"The crisis resources of {prompts.resources.locale} are in another language than "
+                         f"--language {args.language}: choose a locale of that language.")
+    live = not args.input
+    notice = _first_session_notice() if live else None
+    engine = Engine(args.exercise, names, prompts,
                     EngineSettings(chunk_limit=args.chunk_limit, timeout_minutes=args.timeout_minutes,
                                    intention=args.intention, remirror_below=args.remirror, guide=args.guide,
                                    # live, the words go into a log only if everybody says yes out loud
-                                   ask_consent=bool(args.log) and not args.input),
-                    ledger=Ledger(names))
+                                   ask_consent=bool(args.log) and live,
+                                   # before a data folder's first live session: what this is, where help is
+                                   disclose=notice is not None),
+                    ledger=Ledger(names), time_of_day=_time_of_day(args.language) if live else None)
+    if notice is not None:
+        _mark(notice)
     if args.input:
         return _session_replay(args, out, engine, channels)
     return _session_live(args, out, engine, channels)
+
+
+def _first_session_notice():
+    """The marker file of the first-session notice, when this data folder has not had it yet (else None)."""
+    from imago_voice.paths import data_dir
+
+    marker = data_dir() / "first-session-notice-given"
+    return None if marker.exists() else marker
+
+
+def _mark(marker) -> None:
+    import logging
+
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.write_text("The first-session notice was said (what this is and is not, and where help is).\n")
+    except OSError as exc:   # the notice is said again next time: better than never
+        logging.getLogger(__name__).warning("could not note that the first-session notice was said: %s", exc)
+
+
+def _time_of_day(language: str):
+    """seconds from now -> the time of day to say ("8:40 PM" in English, "20:40" in Spanish)."""
+    import time
+
+    fmt = "%I:%M %p" if language == "en" else "%H:%M"
+    return lambda delay: time.strftime(fmt, time.localtime(time.time() + delay)).lstrip("0")
 
 
 def _session_replay(args, out, engine, channels) -> int:
@@ -78,14 +114,20 @@ def _session_live(args, out, engine, channels) -> int:
 
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be positive.")
-    renderer = player = None
-    if args.guide != "silent":
-        from imago_voice.facilitator.player import SoundDevicePlayer
-        from imago_voice.facilitator.render import make_renderer
+    from imago_voice.errors import ImagoError
+    from imago_voice.facilitator.player import SoundDevicePlayer
+    from imago_voice.facilitator.render import make_renderer
 
-        # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time
-        renderer = make_renderer(args.language, args.rate)
+    # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time. Silent
+    # guidance speaks nothing but a crisis stop, so it needs the voice too (and goes on without, if it must)
+    renderer = make_renderer(args.language, args.rate)
+    try:
         player = SoundDevicePlayer(device(args.output_device))
+    except ImagoError:
+        if args.guide != "silent":
+            raise
+        print("No sound output: a crisis stop will be shown here but cannot be spoken.", file=sys.stderr)
+        renderer = player = None
     try:
         loop = build_loop(args, channels, args.identifier, tick=0.5)
         if player is not None:
@@ -101,7 +143,7 @@ def _session_live(args, out, engine, channels) -> int:
                 print(HELP, file=sys.stderr, flush=True)
                 on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="",  # noqa: E731
                                                  file=sys.stderr, flush=True)
-            session = Session(engine, loop, renderer=renderer, player=player, live=args.guide != "silent",
+            session = Session(engine, loop, renderer=renderer, player=player, live=player is not None,
                               on_line=line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
             stack.enter_context(interruptible(source))
             session.run(announced(source, "Listening. Say 'stop' or press Ctrl-C to end."))

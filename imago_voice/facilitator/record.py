@@ -29,6 +29,7 @@ class SessionRecord:
     prompts: list[PromptRecord] = field(default_factory=list)
     echoes: list[Turn] = field(default_factory=list)
     not_played: list[int] = field(default_factory=list)   # indexes into ``prompts`` that could not be played
+    safety: list = field(default_factory=list)   # SafetyEvent actions, in order (never with words)
     ended: str | None = None
 
 
@@ -53,6 +54,7 @@ def log_document(engine, record: SessionRecord, audio: str, duration: float) -> 
     doc["balance_by_step"] = summary["by_step"]
     doc["paused"] = summary["paused"]
     doc["echoes_discarded"] = len(record.echoes)
+    doc["safety"] = [e.to_dict() for e in record.safety]
     doc["words_kept"] = engine.words_may_be_kept
     if engine.consents:
         doc["consent"] = engine.consents

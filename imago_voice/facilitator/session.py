@@ -36,6 +36,7 @@ from imago_voice.protocol import (
     MirrorScored,
     OverlapDetected,
     RateChanged,
+    SafetyEvent,
     Say,
     SessionEnded,
     SpeechDropped,
@@ -47,6 +48,9 @@ from imago_voice.protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How much slower the crisis resources are said than the session's prompts.
+SLOW = 0.8
 
 
 def _event_time(event, now: float) -> float:
@@ -207,6 +211,13 @@ class Session:
             elif isinstance(action, ConsentGiven):
                 answer = "yes, the words may be kept" if action.agreed else "no, the words are not kept"
                 self.on_line(f"{at:8.2f}  (consent: {action.person}: {answer})")
+            elif isinstance(action, SafetyEvent):
+                self.record.safety.append(action)
+                if action.kind == "crisis":
+                    self.on_line(f"{at:8.2f}  !! SAFETY: the exercise is stopped: crisis language ({action.category}); "
+                                 "the resources are being said")
+                elif action.kind in ("escalation", "pause_suggested", "pause_accepted", "return_declined"):
+                    self.on_line(f"{at:8.2f}  (safety: {action.kind.replace('_', ' ')})")
             elif isinstance(action, TurnPlaced) and action.followed:
                 self.on_line(f"{at:8.2f}  (following the couple: {action.step}, {action.phase}; "
                              f"sure {action.confidence * 100:.0f} %)")
@@ -221,7 +232,7 @@ class Session:
     def _say(self, action: Say, at: float) -> None:
         audio = None
         if self.renderer is not None and (self.player is not None or self._keep_audio):
-            audio = self.renderer.render(action.text)
+            audio = self._render(action)
         end = None
         if self.player is not None and audio is not None:
             playback = self.player.play(audio)
@@ -241,6 +252,17 @@ class Session:
         self.record.prompts.append(PromptRecord(round(at, 3), action.step, action.to, action.text, action.key,
                                                 None if end is None else round(end, 3)))
         self.on_line(f"{at:8.2f}  >> {action.text}")
+
+    def _render(self, action: Say):
+        """Render a prompt; one marked ``slow`` (the crisis resources) at 80 % of the session's rate."""
+        if not action.slow or not hasattr(self.renderer, "rate"):
+            return self.renderer.render(action.text)
+        rate = self.renderer.rate
+        self.renderer.rate = rate * SLOW
+        try:
+            return self.renderer.render(action.text)
+        finally:
+            self.renderer.rate = rate
 
     # ------------------------------------------------------------------------------------------- output
     def log_dict(self, audio: str, duration: float) -> dict:

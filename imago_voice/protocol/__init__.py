@@ -14,6 +14,9 @@ Nothing here does audio, speech or timing of its own: feed :class:`Engine` event
     stepgraph.py  the places of an exercise a turn can belong to, and the order prior between them
     tracker.py    the step tracker: which step each turn belongs to and who sends
     follow.py     the engine following the tracker, and guidance (full, light, silent)
+    guard.py      safety: the crisis stop, a pause offered when the talk heats up, the time-out's return
+    safety.py     crisis language and blame heard in a turn
+    resources.py  the crisis resources of a locale, as data
     fidelity.py   how much of the sender's words a mirror kept
     text.py       the one text normaliser
 
@@ -36,6 +39,7 @@ from imago_voice.protocol.events import (
     Paused,
     RateChanged,
     Resumed,
+    SafetyEvent,
     Say,
     SessionEnded,
     Snapshot,
@@ -92,6 +96,7 @@ __all__ = [
     "Prompts",
     "RateChanged",
     "Resumed",
+    "SafetyEvent",
     "Say",
     "SessionEnded",
     "Snapshot",

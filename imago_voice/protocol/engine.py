@@ -29,7 +29,8 @@ How it decides
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 
 from imago_voice.errors import SettingsError
@@ -51,11 +52,13 @@ from imago_voice.protocol.events import (
     Tick,
     TurnEnded,
     TurnPlaced,
+    SafetyEvent,
     WaitFor,
 )
 from imago_voice.protocol.exercises import ANYONE, EXERCISES
 from imago_voice.protocol.fidelity import mirror_fidelity
 from imago_voice.protocol.follow import Follow
+from imago_voice.protocol.guard import Guard
 from imago_voice.protocol.phrasing import Phrasing
 from imago_voice.protocol.tracker import Assignment, StepTracker
 from imago_voice.protocol.walk import Walk, PhaseCounters
@@ -63,7 +66,7 @@ from imago_voice.protocol.prompts import Prompts
 from imago_voice.protocol.settings import EngineSettings
 
 
-class Engine(Walk, Follow):
+class Engine(Walk, Follow, Guard):
     """Walks the participants through one exercise.
 
     ``exercise``: an id from :data:`~imago_voice.protocol.exercises.EXERCISES`. ``participants``: two or
@@ -77,7 +80,9 @@ class Engine(Walk, Follow):
     """
 
     def __init__(self, exercise: str, participants: Sequence[str], prompts: Prompts,
-                 settings: EngineSettings | None = None, *, ledger: Ledger | None = None) -> None:
+                 settings: EngineSettings | None = None, *, ledger: Ledger | None = None,
+                 time_of_day: Callable[[float], str | None] | None = None) -> None:
+        # time_of_day(seconds from now): that moment as the time of day to say ("8:40 PM"), or None
         if exercise not in EXERCISES:
             raise SettingsError(f"Unknown exercise '{exercise}'; choose one of {', '.join(EXERCISES)}.")
         names = [str(n).strip() for n in participants]
@@ -124,6 +129,15 @@ class Engine(Walk, Follow):
         self._placements: list[TurnPlaced] = []
         self._held: list[Say] = []
         self._couple_waits = False   # light guidance: they waited for the last prompt held (so lead sooner)
+        # safety (see :mod:`.guard`)
+        self._crisis: str | None = None
+        self._heat: deque[float] = deque()
+        self._pause_due = False
+        self._pause_offered: float | None = None
+        self._last_offer: float | None = None
+        self._returning: list[str] | None = None
+        self._time_of_day = time_of_day
+        self._last_turn: TurnEnded | None = None
         self._stemless: set[str] = set()
         self._stems_told: set[str] = set()
 
@@ -158,13 +172,20 @@ class Engine(Walk, Follow):
     @property
     def waiting_for(self) -> str | None:
         """Whose floor it is (``None``: anybody's, or nobody's while paused or ended)."""
-        if not self._started or self._ended or self._paused:
+        if not self._started or self._ended or self._crisis is not None:
             return None
+        if self._paused:
+            return self._returning[0] if self._returning else None
         return self._awaited()
 
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def crisis(self) -> str | None:
+        """What the crisis stop was for (self_harm, violence, child), while the exercise is stopped for it."""
+        return self._crisis
 
     @property
     def ended(self) -> bool:
@@ -230,7 +251,7 @@ class Engine(Walk, Follow):
         return Snapshot(
             step=self.step, sender=self._sender, receiver=self._receiver, waiting_for=self.waiting_for,
             step_elapsed=max(0.0, now - start), paused=self._paused, ended=self._ended, rate=self._rate,
-            balance=self.balance(),
+            balance=self.balance(), crisis=self._crisis,
         )
 
     def start(self, at: float = 0.0) -> list[Action]:
@@ -239,6 +260,10 @@ class Engine(Walk, Follow):
             raise RuntimeError("The session has already started.")
         self._started = True
         self._now = self._quiet_since = at
+        if self._settings.disclose:
+            resources = self._prompts.resources
+            self._say_command("disclosure", None, brief=resources.brief if resources is not None else "")
+            self._emit(SafetyEvent(at, "disclosure"))
         self._enter_step("consent" if self._settings.ask_consent else "opening")
         return self._flush()
 
@@ -257,6 +282,7 @@ class Engine(Walk, Follow):
             self._on_speech_dropped(event)
         elif isinstance(event, OverlapDetected):
             self.ledger.add_overlap(event.overlap)
+            self._note_overlap(event.at)
         elif isinstance(event, KeyCommand):
             self._on_key(event)
         else:
@@ -266,6 +292,8 @@ class Engine(Walk, Follow):
     # ------------------------------------------------------------------------------------ events
 
     def _on_tick(self) -> None:
+        if self._crisis is not None:
+            return   # after a crisis stop nothing is said unless asked for
         if self._paused:
             if self._now >= self._check_back_at:
                 self._say_command("check_back", None)
@@ -274,6 +302,7 @@ class Engine(Walk, Follow):
         phase, awaited = self._phase, self._awaited()
         if phase.who is None:
             return
+        self._offer_pause_if_quiet()
         self._lead_if_waiting()
         if phase.sending and self._settings.chunk_limit and not self._counters.chunk_prompted:
             since = self._speaking.get(self._sender)
@@ -308,6 +337,24 @@ class Engine(Walk, Follow):
         self._speaking.pop(None, None)
         self._quiet_since = event.end  # somebody spoke: the facilitator's last prompt is over
         command = intents.recognize_command(event.text, self._vocab)
+        if self._crisis is not None:
+            self._record_turn(event, None)
+            self._during_crisis(event, command)
+            return
+        cue = self._crisis_cue(event.text) if command is None else None
+        if cue is not None:   # before anything else, in any step, in a time-out too
+            self._record_turn(event, None)
+            self._crisis_stop(cue, event)
+            return
+        if self._returning is not None and command is None:
+            self._record_turn(event, None)
+            self._return_answer(event, intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
+            return
+        if self._pause_offered is not None and command is None and self._answer_pause_offer(event):
+            self._record_turn(event, None)
+            return
+        if command is None and not self._paused:
+            self._note_heat(event)
         place = None if command is not None else intents.recognize_place(event.text, self._vocab)
         if command is not None or place is not None:
             self._record_turn(event, None)
@@ -358,6 +405,13 @@ class Engine(Walk, Follow):
 
     def _on_key(self, event: KeyCommand) -> None:
         command = event.command.strip().lower().replace("-", "_").replace(" ", "_")
+        if self._crisis is not None:
+            if command in intents.COMMANDS:
+                self._during_crisis(TurnEnded(None, event.at, event.at, ""), command)
+            return
+        if self._returning is not None and command in ("yes", "no"):
+            self._return_answer(None, command)
+            return
         if command in intents.COMMANDS:
             self._command(command)
         elif command in intents.ANSWERS and not self._paused and command in dict(self._phase.branches):

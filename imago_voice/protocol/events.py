@@ -97,6 +97,25 @@ class Say:
     step: str
     key: str
     at: float = 0.0
+    slow: bool = False   # say it more slowly than the session's rate (the crisis resources)
+
+
+@dataclass(frozen=True)
+class SafetyEvent:
+    """Something the safety rules did, for the log (never with words). ``kind``: ``crisis`` (a turn spoke of
+    ``category``: self_harm, violence or child; the exercise stopped and the resources were said),
+    ``crisis_repeated``, ``crisis_resumed`` (somebody asked to go back to the exercise), ``escalation`` (the
+    talk heated up: blame, a burst of interruptions), ``pause_suggested``, ``pause_accepted``,
+    ``pause_declined``, ``timeout_started``, ``timeout_ended``, ``return_declined`` (not everybody wanted
+    to go on after a time-out), ``disclosure`` (the first-session notice). ``speaker``: whose turn it was."""
+
+    at: float
+    kind: str
+    category: str | None = None
+    speaker: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"at": round(self.at, 3), "kind": self.kind, "category": self.category, "speaker": self.speaker}
 
 
 @dataclass(frozen=True)
@@ -199,7 +218,7 @@ class TurnPlaced:
 
 
 Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChanged, Paused, Resumed, SessionEnded,
-               TurnPlaced]
+               TurnPlaced, SafetyEvent]
 
 # ---------------------------------------------------------------------------------------- read-outs
 
@@ -254,3 +273,4 @@ class Snapshot:
     ended: bool
     rate: float
     balance: Balance = field(default_factory=lambda: Balance({}, {}))
+    crisis: str | None = None   # the exercise is stopped for a crisis (self_harm, violence, child)

@@ -263,4 +263,4 @@ class Follow:
         elif roles and speaker is not None and speaker == receiver:
             role = "receiver"
         self.ledger.add(Turn(speaker, event.start, max(event.start, event.end), event.text),
-                        step=step_id, role=role, paused=self._paused)
+                        step=step_id, role=role, paused=self._paused or self._crisis is not None)

@@ -22,7 +22,7 @@ class Phrasing:
                floor: str | None) -> dict[str, object]:
         """The placeholder values for the current state."""
         return {"sender": sender, "receiver": receiver, "names": self.join(list(order)), "floor": floor,
-                "minutes": self._minutes}
+                "minutes": self._minutes, "back_at": "", "brief": ""}
 
     def step(self, table: str, key: str, values: Mapping[str, object]) -> str:
         return self.prompts.text(table, key, values)

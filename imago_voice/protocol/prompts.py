@@ -64,16 +64,26 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "balance",  # the speaking-time balance, built from [words]
         "time",  # one person's speaking time, in words ([words] only)
         "n",  # a number ([words] only)
+        "back_at",  # when a time-out ends, as a time of day ("Let's meet back here at 8:40.") or nothing
+        "brief",  # the locale's crisis resources in one breath (data/resources/<locale>.toml)
     }
 )
 #: Keys that ``[commands]`` must have.
 COMMAND_KEYS: tuple[str, ...] = (
     "paused", "check_back", "resumed", "stopped", "slower", "faster", "floor", "chunk_limit", "remirror",
+    # safety (see :mod:`.guard`): the crisis stop, the pause offered when a talk heats up, the return check
+    # after a time-out, the notice before the first session
+    "crisis", "crisis_named", "crisis_intro", "crisis_offer", "crisis_resume", "pause_suggested",
+    "pause_declined", "return_check", "return_next", "return_unclear", "return_no", "disclosure",
 )
 #: Keys that ``[words]`` must have.
-WORD_KEYS: tuple[str, ...] = ("and", "time_short", "time_minute", "time_minutes", "balance_item", "balance_unknown")
+WORD_KEYS: tuple[str, ...] = ("and", "time_short", "time_minute", "time_minutes", "balance_item", "balance_unknown",
+                              "back_at")
 #: The keys every step that waits for somebody has.
 STEP_KEYS: tuple[str, ...] = ("enter", "stems", "reminder", "reprompt")
+
+#: Files of a language folder that are not exercises.
+NOT_EXERCISES = frozenset({"common.toml", "safety.toml"})
 
 _FORMATTER = string.Formatter()
 
@@ -228,6 +238,8 @@ class Prompts:
     vocabulary: Vocabulary
     fidelity: FidelityRules
     moves: MoveVocabulary | None = None
+    safety: object | None = None      # imago_voice.protocol.safety.SafetyRules, when the language has them
+    resources: object | None = None   # imago_voice.protocol.resources.Resources of the session's locale
 
     def template(self, step: str, key: str) -> str:
         """The raw text of ``key`` in ``step``; :class:`PromptError` if there is none."""
@@ -274,8 +286,10 @@ class Prompts:
             yield f"words.{key}", text
 
 
-def load_prompts(language: str, exercise: str, root: Root | None = None) -> Prompts:
-    """Read and check ``<root>/<language>/common.toml`` and ``<root>/<language>/<exercise>.toml``."""
+def load_prompts(language: str, exercise: str, root: Root | None = None, locale: str | None = None) -> Prompts:
+    """Read and check ``<root>/<language>/common.toml`` and ``<root>/<language>/<exercise>.toml``, the
+    language's crisis patterns (``safety.toml``, when there is one) and the crisis resources of ``locale``
+    (default: the language's, e.g. en-US for en; see :mod:`.resources`)."""
     folder = _folder(root)
     common = load_common(language, folder)
     path = folder / language / f"{exercise}.toml"
@@ -301,7 +315,27 @@ def load_prompts(language: str, exercise: str, root: Root | None = None) -> Prom
         vocabulary=common.vocabulary,
         fidelity=common.fidelity,
         moves=common.moves,
+        safety=_safety_rules(language, folder),
+        resources=_resources(language, locale),
     )
+
+
+def _safety_rules(language: str, folder: Traversable):
+    if not (folder / language / "safety.toml").is_file():
+        return None
+    from imago_voice.protocol.safety import load_safety
+
+    return load_safety(language, folder)
+
+
+def _resources(language: str, locale: str | None):
+    from imago_voice.protocol.resources import available_locales, default_locale, load_resources
+
+    if locale is None:
+        locale = default_locale(language)
+        if locale not in available_locales():
+            return None
+    return load_resources(locale)
 
 
 def available_languages(root: Root | None = None) -> list[str]:
@@ -318,4 +352,4 @@ def available_exercises(language: str, root: Root | None = None) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name[:-len(".toml")] for p in folder.iterdir()
-                  if p.is_file() and p.name.endswith(".toml") and p.name != "common.toml")
+                  if p.is_file() and p.name.endswith(".toml") and p.name not in NOT_EXERCISES)

@@ -29,6 +29,12 @@ class EngineSettings:
     ``"silent"`` says nothing. ``follow``: move the engine where the step tracker puts a turn
     when its belief is at least ``follow_confidence`` and the turn's words make that move (or the belief
     is at least ``follow_sure``); False keeps the engine's own rules (the tracker then only logs).
+
+    Safety (:mod:`.guard`): ``safety``: the crisis stop and the pause offers (False only for measuring);
+    a pause is offered at ``escalation_cues`` blame markers, interruptions or overlaps within
+    ``escalation_window`` seconds, at most once every ``escalation_every`` seconds. ``disclose``: say what
+    this is and is not, and where help is, before anything else (the CLI does, before a data folder's
+    first live session).
     """
 
     chunk_limit: float = 45.0
@@ -50,6 +56,11 @@ class EngineSettings:
     lead_after: float = 4.0
     lead_after_waiting: float = 1.5
     lead_mirror_below: float = 0.2
+    safety: bool = True
+    escalation_window: float = 120.0
+    escalation_cues: int = 3
+    escalation_every: float = 300.0
+    disclose: bool = False
 
     def __post_init__(self) -> None:
         checks = (
@@ -66,6 +77,8 @@ class EngineSettings:
             (0 <= self.follow_confidence <= self.follow_sure <= 1, "the follow thresholds must be 0 to 1, the sure one the higher"),
             (self.lead_after >= 0 and self.lead_after_waiting >= 0, "the silence before leading cannot be negative"),
             (0 <= self.lead_mirror_below <= 1, "the not-a-mirror threshold must be 0 to 1"),
+            (self.escalation_window > 0 and self.escalation_cues >= 1 and self.escalation_every >= 0,
+             "the escalation window and cues must be positive"),
         )
         for ok, message in checks:
             if not ok:

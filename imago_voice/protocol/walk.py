@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imago_voice.protocol import intents
-from imago_voice.protocol.events import Action, Paused, RateChanged, Resumed, Say, SessionEnded, StepChanged, StepRecord, WaitFor
+from imago_voice.protocol.events import Action, RateChanged, Say, SessionEnded, StepChanged, StepRecord, WaitFor
 from imago_voice.protocol.exercises import ANYONE, EACH, RECEIVER, SENDER, Phase, Step
 
 
@@ -38,19 +38,10 @@ class Walk:
             self._end("stopped")
         elif command == intents.PAUSE:
             if not self._paused:
-                self._paused = True
-                self._check_back_at = self._now + self._settings.timeout_minutes * 60.0
-                self._speaking.clear()
-                self._say_command("paused", None)
-                self._emit(Paused(self._now, self._check_back_at))
+                self._start_timeout()
         elif command == intents.RESUME:
-            if self._paused:
-                self._paused = False
-                self._speaking.clear()
-                self._counters = PhaseCounters()
-                self._say_command("resumed", None)
-                self._emit(Resumed(self._now))
-                self._repeat()
+            if self._paused and self._returning is None:
+                self._ask_to_go_on()   # each person says whether they want to go on (see guard.py)
         elif command in (intents.SLOWER, intents.FASTER):
             factor = 1 - self._settings.rate_step if command == intents.SLOWER else 1 + self._settings.rate_step
             self._rate = round(min(self._settings.max_rate, max(self._settings.min_rate, self._rate * factor)), 3)
@@ -175,6 +166,8 @@ class Walk:
             self._say_step("balance", None, balance=self._balance_text())
         elif reason == "not_now":
             self._say_step("not_now", None)
+        elif reason == "declined":
+            pass   # not everybody wanted to go on after a time-out: the kind words were said already
         else:
             self._say_command("stopped", None)
         self._close_record()
@@ -221,14 +214,18 @@ class Walk:
         values.setdefault("name", to)
         return self._say(self._phrasing.step(self._step.table, key, values), to, self._step.id, key)
 
-    def _say_command(self, key: str, to: str | None, **extra: object) -> Say:
+    def _say_command(self, key: str, to: str | None, *, force: bool = False, slow: bool = False, **extra: object) -> Say:
         values = self._values(**extra)
         values.setdefault("name", to)
-        return self._say(self._phrasing.command(key, values), to, "commands", key)
+        return self._say(self._phrasing.command(key, values), to, "commands", key, force=force, slow=slow)
 
-    def _say(self, text: str, to: str | None, step: str, key: str) -> Say:
-        say = Say(text, to, step, key, self._now)
-        if self._settings.guide != "silent":   # silent guidance says nothing at all
+    def _say_text(self, text: str, to: str | None, step: str, key: str) -> Say:
+        """Say a text as it is, slowly, whatever the guidance (the crisis resources)."""
+        return self._say(text, to, step, key, force=True, slow=True)
+
+    def _say(self, text: str, to: str | None, step: str, key: str, *, force: bool = False, slow: bool = False) -> Say:
+        say = Say(text, to, step, key, self._now, slow)
+        if force or self._settings.guide != "silent":   # silent guidance says nothing, but a crisis stop
             self._emit(say)
             self._note_speech(text)
         return say
