@@ -146,11 +146,12 @@ def test_a_couple_who_self_facilitates_from_the_first_word(language, script, ste
     engine, log, _ = run(script, settings=LIGHT, language=language)
     assert steps_of(log) == steps
     placed = placements(log)
-    assert len(placed) == len(script)
+    # (in English the sender's "Yes, you got it. And also I miss cooking..." is two pieces: the answer, the send)
+    assert len(placed) == len(script) + (language == "en")
     assert all(p.confidence > 0.5 for p in placed)
     assert [p.step for p in placed] == [
-        "appointment", "appointment", "send", "mirror", "mirror", "mirror", *(["send", "mirror"] if language == "en" else []), "mirror",
-        "summarize", "validate", "empathize", "empathize"]
+        "appointment", "appointment", "send", "mirror", "mirror", "mirror", *(["mirror", "send", "mirror"] if language == "en" else []),
+        "mirror", "summarize", "validate", "empathize", "empathize"]
     # the roles were taken from who asked for the appointment, and the ledger has the steps the couple did
     assert {p.sender for p in placed} == {SAM}
     assert [e.step for e in engine.ledger.entries] == [p.step for p in placed]
@@ -193,6 +194,22 @@ def test_light_guidance_says_the_stem_once_to_a_couple_who_did_not_use_it():
     # a couple who used the stem hears nothing
     _, log, last = run(MIRROR + [(SAM, "There is more."), (SAM, "I miss our dinners.")], settings=LIGHT)
     assert said(last) == []
+
+
+def test_one_persons_moves_run_together_are_taken_one_by_one():
+    # a couple who does not wait: the receiver's validation and empathy in one breath, one turn to the loop
+    engine, log, _ = run(MIRROR + [(SAM, "That's all."), (ALEX, "Let me see if I got it all. You feel lonely when I work late."),
+                                   (ALEX, "You make sense, because we used to eat together. I imagine you might feel alone and sad.")],
+                         settings=LIGHT)
+    placed = placements(log)[-2:]
+    assert [p.step for p in placed] == ["validate", "empathize"]
+    assert placed[0].start < placed[0].end == placed[1].start < placed[1].end
+    assert [e.step for e in engine.ledger.entries][-2:] == ["validate", "empathize"]
+    assert engine.step == "switch" or engine.step == "send"
+    # a single move is never split, nor a mirror with its "did I get it?"
+    engine, log, _ = run(CHUNK + [(ALEX, "If I got it, you feel lonely when I work late. Did I get it? Is there more?")],
+                         settings=LIGHT)
+    assert len(placements(log)) == len(CHUNK) + 1
 
 
 def test_repeat_says_the_held_prompt():

@@ -370,6 +370,17 @@ class Engine(Walk, Follow, Guard):
                 # each person answers for themselves
                 self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
             return
+        for piece in self._pieces(event):   # one person's moves run together are taken one by one
+            if self._ended:
+                return
+            self._take_turn(piece)
+
+    def _take_turn(self, event: TurnEnded) -> None:
+        """A turn (or a piece of one) that is not a command, in the exercise: place it, then follow or read it."""
+        speaker = self._resolve(event.speaker)
+        phase = self._phase
+        if phase.who is None:
+            return
         if self._held:   # the couple went on before the prompts held for this place were needed
             self._couple_waits = False
         self._held = []

@@ -33,6 +33,7 @@ from imago_voice.ledger import Turn
 from imago_voice.protocol import intents
 from imago_voice.protocol import moves as mv
 from imago_voice.protocol.events import Say, StepChanged, StepRecord, TurnEnded, TurnPlaced
+from imago_voice.protocol.text import normalize
 from imago_voice.protocol.tracker import Assignment
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ GUIDES: tuple[str, ...] = (FULL, LIGHT, SILENT)
 _STEMMED_KINDS = ("mirror", "speak", "ask")
 #: A receiver's stemless turn that speaks of themselves is not a mirror unless it keeps this share of the words.
 _SELF_SPOKEN_BELOW = 0.5
+#: The moves that begin a place of their own: a turn is split where one of them begins after other words.
+_OPENERS = frozenset({mv.APPOINTMENT, mv.INTENTION, mv.MIRROR, mv.SUMMARY, mv.VALIDATION, mv.EMPATHY, mv.SWITCH,
+                      mv.APPRECIATION})
+_MIN_PIECE = 3     # words, at least, in each piece of a split turn
+_MIN_CONTENT = 3   # words of one's own after an answer for the answer to be a piece of its own
 
 
 class Follow:
@@ -51,6 +57,51 @@ class Follow:
     ``_placements`` and ``_assignment``."""
 
     # ------------------------------------------------------------------------------------ placing turns
+
+    def _pieces(self, event: TurnEnded) -> list[TurnEnded]:
+        """One person's turn that holds several moves ("...of course you'd feel that. I imagine you feel
+        ...", "Yes. And also I...") split where each later move begins, its time shared by the words: a
+        couple who does not wait runs its moves together, and the voice loop hears one turn."""
+        moves_vocab = self._prompts.moves
+        if self._tracker is None or not self._settings.follow or not event.text or moves_vocab is None:
+            return [event]
+        reading = mv.read(event.text, moves_vocab)
+        tokens = len(reading.tokens)
+        cuts: list[int] = []
+        last_move = None
+        for m in sorted(reading.matches, key=lambda m: m.start):
+            if m.move in _OPENERS and m.start >= _MIN_PIECE and m.move != last_move \
+                    and tokens - m.start >= _MIN_PIECE and (not cuts or m.start - cuts[-1] >= _MIN_PIECE):
+                cuts.append(m.start)
+            if m.move in _OPENERS:
+                last_move = m.move
+        answer_end = 0   # an answer at the start, then words of one's own: "Yes, you got it. And also, I miss..."
+        for m in sorted(reading.matches, key=lambda m: m.start):
+            if m.move in mv.ANSWER_MOVES and m.start <= max(1, answer_end):
+                answer_end = max(answer_end, m.end)
+        if answer_end and not cuts and answer_end < tokens:
+            rest = [t for t in reading.tokens[answer_end:] if t not in moves_vocab.stopwords]
+            if len(rest) >= _MIN_CONTENT:
+                cuts.append(answer_end)
+        if not cuts:
+            return [event]
+        words = event.text.split()
+        ends, count = [], 0   # the normalised tokens up to the end of each word
+        for word in words:
+            count += len(normalize(word))
+            ends.append(count)
+        pieces, begin, t0 = [], 0, event.start
+        span = max(0.0, event.end - event.start)
+        for cut in [*cuts, tokens]:
+            k = next((i + 1 for i, e in enumerate(ends) if e >= cut), len(words))
+            k = max(k, begin + 1) if cut < tokens else len(words)
+            text = " ".join(words[begin:k]).strip()
+            if not text:
+                continue
+            t1 = event.start + span * (min(cut, tokens) / tokens if tokens else 1.0)
+            pieces.append(TurnEnded(event.speaker, t0, t1 if cut < tokens else event.end, text))
+            begin, t0 = k, t1
+        return pieces if len(pieces) > 1 else [event]
 
     def _place_turn(self, event: TurnEnded) -> Assignment | None:
         """Let the tracker place the turn; emit what it said. ``None`` without a tracker."""
