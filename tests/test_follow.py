@@ -59,6 +59,14 @@ MOVES = [
      [(ALEX, "Sam, can we have a dialogue about money? Is this a good time?")], LIGHT, "appointment", "answer", SAM,
      ALEX, []),
     ("appointment-first-sentence-es", "es", [SELF_ES[0]], LIGHT, "appointment", "answer", ALEX, SAM, []),
+    # a long appointment request the small model misheard ("Hi Alex" as "Hi there you go", "dialogue" as
+    # "island") is still its speaker asking, not Sam handing the first turn over
+    ("misheard-appointment-first-sentence", "en",
+     [(SAM, "Hi there you go. Could we do an island on the dishes tonight? Is this okay for you?")], LIGHT,
+     "appointment", "answer", ALEX, SAM, []),
+    ("long-first-sentence-naming-the-other", "en",
+     [(SAM, "Alex, I have been thinking about the dishes a lot lately and I feel tired.")], LIGHT,
+     "appointment", "ask", SAM, SAM, []),
     # "I'd like to go first" is still the answer to who goes first, not a send
     ("go-first-is-not-a-send", "en", [(SAM, "I'd like to go first.")], LIGHT, "appointment", "ask", SAM, SAM, []),
     # the receiver asks "is there more?" themselves: the engine asks nothing and waits for the sender

@@ -64,6 +64,11 @@ from imago_voice.protocol.tracker import Assignment, StepTracker
 from imago_voice.protocol.walk import Walk, PhaseCounters
 from imago_voice.protocol.prompts import Prompts
 from imago_voice.protocol.settings import EngineSettings
+from imago_voice.protocol.text import normalize
+
+
+#: An answer to "who would like to speak first?" is at most this many words; a longer turn is the speaker starting.
+_SHORT_ANSWER_WORDS = 8
 
 
 class Engine(Walk, Follow, Guard):
@@ -385,7 +390,7 @@ class Engine(Walk, Follow, Guard):
             self._couple_waits = False
         self._held = []
         placed = self._place_turn(event)
-        followed = placed is not None and self._should_follow(placed, event.speaker)
+        followed = placed is not None and self._should_follow(placed, event.speaker, event.text)
         # the ledger keeps the turn where the tracker put it when the engine followed it there, or when the
         # tracker is sure and the roles are known (the sender's "yes" after a summary the engine moved on
         # from is the summary's); else where the engine took it
@@ -511,12 +516,15 @@ class Engine(Walk, Follow, Guard):
         self._enter_step("opening", "after_consent")
 
     def _choose_first(self, speaker: str | None, text: str) -> None:
-        named = intents.mentioned_names(text, self._participants)
+        # a short answer names who starts ("Alex, you start", "you go first"); in a longer turn the speaker
+        # has started ("Hi Alex, could we talk about how fast you drive? Is this okay for you?")
+        short = len(normalize(text)) <= _SHORT_ANSWER_WORDS or speaker is None
+        named = intents.mentioned_names(text, self._participants) if short else []
         if named:
             first = named[0]
         elif speaker is not None:
             others = [n for n in self._participants if n != speaker]
-            first = others[0] if len(others) == 1 and intents.hands_over(text, self._vocab) else speaker
+            first = others[0] if len(others) == 1 and short and intents.hands_over(text, self._vocab) else speaker
         else:
             self._counters.unclear += 1
             if self._counters.unclear > self._settings.max_unclear:

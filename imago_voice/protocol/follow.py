@@ -48,6 +48,7 @@ _SELF_SPOKEN_BELOW = 0.5
 _OPENERS = frozenset({mv.APPOINTMENT, mv.INTENTION, mv.MIRROR, mv.SUMMARY, mv.VALIDATION, mv.EMPATHY, mv.SWITCH,
                       mv.APPRECIATION})
 _MIN_PIECE = 3     # words, at least, in each piece of a split turn
+_OPENING_ANSWER_WORDS = 8   # an answer to "who would like to speak first?" is at most this long
 _MIN_CONTENT = 3   # words of one's own after an answer for the answer to be a piece of its own
 
 
@@ -132,12 +133,16 @@ class Follow:
         fits = [n for n in nodes if n.round == self._round] or nodes
         return fits[0].index if fits else None
 
-    def _should_follow(self, a: Assignment, speaker: str | None) -> bool:
+    def _should_follow(self, a: Assignment, speaker: str | None, text: str = "") -> bool:
         s = self._settings
         if not s.follow or a.confidence < s.follow_confidence:
             return False
         if (a.step, a.phase) == self._here() and (a.sender is None or a.sender == self._sender or not self._chosen):
             return False
+        if self._step.id == "opening" and a.move not in a.heard:
+            # "I'd like to go first" is the answer to who goes first, not a send; a long question that the
+            # tracker takes for the appointment ("could we talk about... is this okay for you?") is the ask
+            return a.kind == "ask" and speaker is not None and len(normalize(text)) > _OPENING_ANSWER_WORDS
         # the order alone is not enough to move the engine: the turn's words must make the move (a send has
         # no stem: its speaker must be the sender), or the tracker must be very sure
         by_words = a.move in a.heard or (a.move == mv.SEND and speaker is not None and speaker == a.sender)
@@ -145,8 +150,6 @@ class Follow:
             return False
         if a.kind == "switch" and self._chosen and a.round == self._round and a.sender in (None, self._sender):
             return False   # "I'd like to respond" when the engine has switched already: its own rules read it
-        if self._step.id == "opening" and a.move not in a.heard:
-            return False   # "I'd like to go first" is the answer to who goes first, not a send
         here = self._engine_index()
         if here is not None and a.index >= 0:
             node = self._tracker.graph.nodes[here]
