@@ -63,7 +63,7 @@ def test_a_crisis_turn_stops_every_step_of_every_exercise(exercise, where, scrip
     assert engine.crisis == "self_harm" and not engine.ended
     assert [e.kind for e in safety_events(last)] == ["crisis"]
     text = spoken(last)
-    assert "matters more than this exercise" in text and "9 8 8" in text and "9 1 1" in text
+    assert "matters more than this exercise" in text and "9, 8, 8" in text and "9, 1, 1" in text
     assert all(a.slow for a in last if isinstance(a, Say))
     # nothing moves it on: more turns, silence, the next key
     engine.handle(TurnEnded(SAM, 500.0, 502.0, "If I got it, you said you feel alone."))
@@ -84,12 +84,12 @@ def test_the_resources_fit_what_was_heard(category):
 
 def test_resources_in_the_sessions_language_and_locale():
     _, _, last = run(CHUNK + [(SAM, CRISIS_ES["self_harm"])], language="es")
-    assert "9 8 8" in spoken(last) and "oprimir el 2" in spoken(last)
+    assert "9, 8, 8" in spoken(last) and "oprimir el 2" in spoken(last)
     engine = Engine("dialogue", [SAM, ALEX], load_prompts("es", "dialogue", locale="es-ES"))
     engine.start(at=0.0)
     engine.handle(TurnEnded(ALEX, 1.0, 2.0, "Sam, tú primero."))
     out = engine.handle(TurnEnded(SAM, 3.0, 6.0, CRISIS_ES["violence"]))
-    assert "0 1 6" in spoken(out) and "1 1 2" in spoken(out) and "9 1 1" not in spoken(out)
+    assert "0, 1, 6" in spoken(out) and "1, 1, 2" in spoken(out) and "9, 1, 1" not in spoken(out)
 
 
 def test_repeat_resume_and_stop_after_a_crisis():
@@ -110,13 +110,13 @@ def test_another_kind_of_danger_adds_its_resources():
 
 def test_silent_guidance_still_speaks_a_crisis_stop():
     engine, log, last = run(CHUNK + [(ALEX, CRISIS_EN["self_harm"])], settings=EngineSettings(guide="silent"))
-    assert "9 8 8" in spoken(last)
+    assert "9, 8, 8" in spoken(last)
     assert [a for a in log if isinstance(a, Say)] == [a for a in last if isinstance(a, Say)]
 
 
 def test_a_crisis_in_a_time_out_and_in_the_consent_question_stops_too():
     engine, _, last = run(APPT + [(SAM, "Pause."), (ALEX, CRISIS_EN["self_harm"])])
-    assert engine.crisis == "self_harm" and "9 8 8" in spoken(last)
+    assert engine.crisis == "self_harm" and "9, 8, 8" in spoken(last)
     engine, _, last = run([(SAM, CRISIS_EN["violence"])], settings=EngineSettings(ask_consent=True))
     assert engine.crisis == "violence"
 
@@ -182,7 +182,7 @@ def test_the_first_session_notice_comes_before_anything_else():
     engine = Engine("dialogue", [SAM, ALEX], load_prompts("en", "dialogue"), EngineSettings(disclose=True))
     out = engine.start(at=0.0)
     says = [a for a in out if isinstance(a, Say)]
-    assert says[0].key == "disclosure" and "not therapy" in says[0].text and "9 8 8" in says[0].text
+    assert says[0].key == "disclosure" and "not therapy" in says[0].text and "9, 8, 8" in says[0].text
     assert safety_events(out, "disclosure")
     engine = Engine("dialogue", [SAM, ALEX], load_prompts("en", "dialogue"))
     assert [a for a in engine.start(at=0.0) if isinstance(a, Say)][0].key != "disclosure"

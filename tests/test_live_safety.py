@@ -1,0 +1,75 @@
+"""A live session in which one partner says a crisis sentence: the facilitator stops the exercise and the
+resources are heard in the room (what played into the PulseAudio sink is recorded and transcribed)."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from imago_voice.demo import DIALOGUE_VOICES
+from imago_voice.facilitator.render import EspeakNgRenderer
+from tests.conftest import needs_espeak
+from tests.support.couple import CONSENT_LINES, Line, LiveCouple
+
+pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]
+
+RATE = 170
+SCRIPT = CONSENT_LINES + (
+    Line("Sam", "I would like to go first."),
+    Line("Sam", "Alex, I would like to talk about our weekends. Is now a good time?"),
+    Line("Alex", "Yes, now is a good time."),
+    Line("Sam", "Sometimes I think everyone would be better off without me."),
+)
+
+
+def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, tmp_path):
+    import soundfile as sf
+
+    from imago_voice.paths import models_dir
+    from imago_voice.transcribe import WhisperTranscriber
+
+    couple = LiveCouple(SCRIPT, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakNgRenderer("en", RATE))
+    log, room = tmp_path / "live.json", tmp_path / "room.wav"
+    # a first session in this data folder: the first-session notice is said too (the models stay where they are)
+    env = dict(pulse, IMAGO_VOICE_DATA=str(tmp_path / "data"), IMAGO_VOICE_MODELS=str(models_dir()))
+    recorder = subprocess.Popen(["parecord", "--device=virt.monitor", "--channels=1", "--rate=16000",
+                                 "--file-format=wav", str(room)], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0", "--channel", "Alex=1",
+         "--rate", str(RATE), "--log", str(log), "--seconds", "150"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        couple.run(proc.stdout, deadline=time.monotonic() + 240)
+        proc.wait(timeout=120)
+    finally:
+        for p in (proc, recorder):
+            if p.poll() is None:
+                p.terminate()
+        recorder.wait(timeout=10)
+    transcript = "\n".join(couple.seen)
+    if proc.returncode != 0:
+        pytest.fail(f"the session failed: {proc.stderr.read()}\n{transcript}")
+    doc = json.loads(log.read_text())
+    crisis = [e for e in doc["safety"] if e["kind"] == "crisis"]
+    assert crisis and crisis[0]["category"] == "self_harm" and crisis[0]["speaker"] == "Sam", transcript
+    assert [e["kind"] for e in doc["safety"]][0] == "disclosure"
+    assert (tmp_path / "data" / "first-session-notice-given").exists()
+    # the facilitator answered at once (the crisis turn's end to the first word of its answer: the turn's
+    # end is only known after a second of silence, and it has to be transcribed)
+    said = [p for p in doc["prompts"] if p["key"] in ("crisis_named", "crisis")]
+    assert said and said[0]["at"] - crisis[0]["at"] < 3.0, (said[:1], crisis)
+    assert [p for p in doc["prompts"] if p["step"] == "resources"]
+    # and they were heard in the room: what played into the sink, transcribed
+    audio, rate = sf.read(room, dtype="float32")
+    assert rate == 16000 and len(audio) > 16000
+    start = int(max(0.0, crisis[0]["at"] - 1.0) * rate)
+    whisper = WhisperTranscriber()
+    rest = np.asarray(audio[start:], np.float32)
+    heard = " ".join(whisper.transcribe(rest[i:i + 20 * rate]) for i in range(0, len(rest), 20 * rate))
+    digits = {"one": "1", "eight": "8", "nine": "9"}
+    words = [digits.get(w, w) for w in heard.lower().replace(",", " ").replace(".", " ").replace("-", " ").split()]
+    said_as = "".join(words)
+    assert "988" in said_as and "911" in said_as, heard
