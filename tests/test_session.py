@@ -78,10 +78,11 @@ def test_replay_of_a_scripted_dialogue_follows_every_step(tmp_path, capsys):
     assert "Thank you for listening to each other" in out
     mix, _ = sf.read(mixed)
     assert mix.shape[1] == 2 and len(mix) >= len(made.audio)
-    # light guidance (the default) follows the same couple through the same steps: this couple waits for each
+    # light guidance follows the same couple through the same steps: this couple waits for each
     # prompt, so it hears every one of them (each a moment later: light waits to see whether they go on)
     light = tmp_path / "light.json"
-    assert main(["session", "--input", str(wav), "--channel", "Sam=0", "--channel", "Alex=1", "--log", str(light)]) == 0
+    assert main(["session", "--input", str(wav), "--channel", "Sam=0", "--channel", "Alex=1", "--log", str(light),
+                 "--guide", "light"]) == 0
     doc_light = json.loads(light.read_text())
     assert doc_light["guide"] == "light"
     assert [s["step"] for s in doc_light["steps"]] == made.steps

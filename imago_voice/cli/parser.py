@@ -57,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dialogue, appreciation, behavior-change, caring-behaviors, parent-child, exits")
     se.add_argument("--language", default="en", help="prompt language (en or es; default en)")
     se.add_argument("--names", help="who is taking part, e.g. --names Sam,Alex (else from --channel)")
-    se.add_argument("--guide", choices=("full", "light", "silent"), default="light",
-                    help="light (default): follow the couple and lead only when they wait or go wrong; full: say "
-                         "every step's prompt; silent: say nothing, only follow, time and log (show step, turn, "
-                         "timer and balance, keys to steer)")
+    se.add_argument("--guide", choices=("full", "light", "silent"), default="full",
+                    help="full (default): follow the couple and say every step's prompt; light: lead only when "
+                         "they wait or go wrong (live, a held prompt can still start as somebody begins to speak: "
+                         "until the facilitator hears while it talks, full is the default); silent: say nothing, "
+                         "only follow, time and log (show step, turn, timer and balance, keys to steer)")
     se.add_argument("--silent", action="store_true", help="the same as --guide silent")
     se.add_argument("--locale", help="where the crisis resources are for: en-US (default for English), es-US "
                                      "(default for Spanish), es-ES")

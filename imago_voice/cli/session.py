@@ -28,7 +28,7 @@ def cmd_session(args, out) -> int:
         raise UsageError("--realtime and --prompts-wav go with --input.")
     if getattr(args, "silent", False):
         args.guide = "silent"
-    args.guide = getattr(args, "guide", "light")
+    args.guide = getattr(args, "guide", "full")
     prompts = load_prompts(args.language, args.exercise, locale=getattr(args, "locale", None))
     if prompts.resources is not None and prompts.resources.language != args.language:
         raise UsageError(f"The crisis resources of {prompts.resources.locale} are in another language than "
@@ -182,7 +182,7 @@ def cmd_demo(args, out) -> int:
     args.input, args.realtime, args.names, args.enroll = str(wav), False, None, []
     args.channel = args.channel or [f"{n}={i}" for i, n in enumerate(names)]
     args.exercise, args.language, args.rate = "dialogue", "en", 150
-    args.guide = "full"   # the demo shows every step's prompt; a real session follows the couple (light)
+    args.guide = "full"   # the demo shows every step's prompt
     args.chunk_limit, args.timeout_minutes, args.intention, args.remirror = 45.0, 20.0, False, None
     args.log, args.prompts_wav = str(folder / "demo_session.json"), str(folder / "demo_session_with_prompts.wav")
     code = cmd_session(args, out)
