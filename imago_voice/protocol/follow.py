@@ -32,7 +32,7 @@ import logging
 from imago_voice.ledger import Turn
 from imago_voice.protocol import intents
 from imago_voice.protocol import moves as mv
-from imago_voice.protocol.events import Say, StepChanged, StepRecord, TurnEnded, TurnPlaced
+from imago_voice.protocol.events import Say, TurnEnded, TurnPlaced
 from imago_voice.protocol.text import normalize
 from imago_voice.protocol.tracker import Assignment
 
@@ -209,15 +209,7 @@ class Follow:
         step = self._ex.steps[step_id]
         phase = next((p for p in step.phases if p.name == phase_name), step.phases[0])
         if step_id != self._step.id:
-            if not step.announces:
-                self._history.append((step_id, self._round, None))
-            self._close_record()
-            self._records.append(StepRecord(step_id, self._now, None, self._sender, self._receiver))
-            self._step = step
-            self._each = 0
-            if any(p.hook == "mirror" for p in step.phases):
-                self._remirrored = False
-            self._emit(StepChanged(step_id, self._sender, self._receiver, self._now))
+            self._open_step(step)
         self._phase = phase
         self._counters = type(self._counters)()
         if phase.hook == "chunk":

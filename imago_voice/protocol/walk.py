@@ -136,16 +136,20 @@ class Walk:
         if step.optional and not getattr(self._settings, step.optional):
             self._go("then", step)
             return
+        self._open_step(step, override)
+        self._enter_phase(step.phases[0], override)
+
+    def _open_step(self, step: Step, override: str | None = None) -> None:
+        """Make ``step`` the current one: its place in the history, its record, the StepChanged action."""
         if not step.announces:
-            self._history.append((step_id, self._round, override))
+            self._history.append((step.id, self._round, override))
         self._close_record()
-        self._records.append(StepRecord(step_id, self._now, None, self._sender, self._receiver))
+        self._records.append(StepRecord(step.id, self._now, None, self._sender, self._receiver))
         self._step = step
         self._each = 0
         if any(p.hook == "mirror" for p in step.phases):
             self._remirrored = False
-        self._emit(StepChanged(step_id, self._sender, self._receiver, self._now))
-        self._enter_phase(step.phases[0], override)
+        self._emit(StepChanged(step.id, self._sender, self._receiver, self._now))
 
     def _enter_phase(self, phase: Phase, override: str | None = None) -> None:
         self._phase = phase
