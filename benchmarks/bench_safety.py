@@ -1,6 +1,6 @@
 """Crisis-language benchmark (issue 10, "Safety"): text-level, on labelled sentences and ordinary dialogues.
 
-    .venv/bin/python benchmarks/bench_safety.py [--bank tune|report|fresh|all] [--no-write] [--losses 40]
+    .venv/bin/python benchmarks/bench_safety.py [--bank tune|report|fresh|heldout|heldout2|all] [--no-write] [--losses 40]
 
 Sentences (benchmarks/safety/<language>.txt, English and Spanish, written for this benchmark): crisis
 sentences labelled self_harm, violence (violence by, or fear of, a partner or anyone at home) or child
@@ -10,11 +10,12 @@ scared of other things, medical, emotional hurt, "I could kill you for eating my
 dialogue lines. Each sentence is also heard *misheard*, once (seeded): a small-Whisper confusion from a
 list where one applies, else one word lost.
 
-FIXED SPLIT, three banks: the rules (imago_voice/data/prompts/<language>/safety.toml) were tuned on the
-"tune" bank only (style A: plain, short, first person). The "report" bank (style B: longer, colloquial,
-more indirect, other wordings) was written before any rule and held out until its first measurement
-(FIRST_LOOK below); "fresh" was written after that look. The same person wrote all three banks and the
-rules, so even a held-out bank is a weaker test than sentences from other people would be.
+FIXED SPLIT, four banks: the rules (imago_voice/data/prompts/<language>/safety.toml) were first tuned on
+the "tune" bank only (style A: plain, short, first person). The "report" bank (style B: longer, colloquial,
+more indirect, other wordings) was written before any rule and held out until its first measurement;
+"fresh" was written after that look and held out until its own (FIRST_LOOK below). The same person wrote
+those three banks and the rules. "heldout" and "heldout2" were written by two other writers who saw
+neither the rules nor the other banks; heldout2 is the only bank nothing was tuned on.
 
 Measured, per language and bank: recall per category (the cue fires with the right category; "any":
 with any category), precision per category (over all sentences of the bank), false alarms on the
@@ -41,7 +42,7 @@ from imago_voice.protocol.text import normalize
 
 DATA = Path(__file__).resolve().parent / "safety"
 LANGUAGES = ("en", "es")
-BANKS = ("tune", "report", "fresh")
+BANKS = ("tune", "report", "fresh", "heldout", "heldout2")
 CLOSE, ORDINARY = "close", "ordinary"
 LABELS = (*CATEGORIES, CLOSE, ORDINARY)
 WORDS_PER_SECOND = 2.5
@@ -59,7 +60,24 @@ and "what mood he'll be in" as a negation-keeping pattern, "don't think the chil
 del cuello", a child's wish to die across a long gap, "rompió" out of the bare hit verbs; a "~" gap of
 up to 10 words; multi-word alternatives that had been split by mistake; "my self"-style joins.
 The fresh bank (style C: spoken, fillers, new wordings and topics) was written after those changes and
-measured once; nothing was changed after it. It is the only held-out figure here.
+measured once: recall en 34 % (self_harm 3/15, violence 6/12, child 3/8), es 30 % (4/12, 3/10, 2/8);
+precision vs close en 92 % (1/26 false alarms), es 100 % (0/21). The rules knew phrases, not concepts.
+Then the concept frames were added (self_harm.exit_concept, violence.concept, child.concept,
+child.self_harm_concept: broad classes such as "a way of not being here", "a method pictured", "a
+partner's future harm to my body", "fear of being alone with him", "a child's injury kept secret",
+"driving a child after drinking"), written from the kinds of sentence the fresh bank had missed and
+then widened by hand to other wordings of the same concepts; so "fresh" is a development set since.
+The heldout bank was written by another writer (a helper agent given only the categories, the style
+and the counts, who saw neither the rules nor any other bank), after the concept frames were done, and
+measured once: recall en 51 % (self_harm 22/40, violence 22/32, child 6/26), es 35 % (14/40, 17/32,
+3/26); precision vs close en 96 % (2/70 false alarms), es 97 % (1/70). The rules as they were before the
+concept frames scored en 41 %, es 19 % on it. A second round of concept frames followed, written from
+its losses and widened (a goodbye in disguise, "won't be needing it", means near a child, a child kept
+from food or from a doctor, "took the belt to", a partner who waits outside work, named children
+treated as third persons, medicines by name, Spanish regional words), so "heldout" is a development
+set since. The heldout2 bank was written by a third writer in the same way (other people's voices:
+blunt and hinting, addressed to the partner, said inside a mirror), after that round, and measured
+once; nothing was changed after it. It is the only held-out figure here.
 """
 
 #: Small-Whisper confusions (a phrase as said, what it may be heard as).
@@ -162,7 +180,7 @@ def dialogue_turns() -> list[tuple[str, str]]:
     from imago_voice.demo import DIALOGUE_SCRIPT
 
     out = []
-    for name in BANKS:
+    for name in ("tune", "report", "fresh"):  # the dialogue scripts' own splits
         for script in split(name):
             for level in ("clean", "asr+"):
                 heard = hear(script, level, seed=7)
@@ -273,7 +291,7 @@ def main() -> None:
             verdict.append(f"{lang} {bank}: {'met' if met else 'NOT met'} (worst category recall {100 * worst:.0f} %, "
                            f"precision vs close {pct(r['precision_close']).split(' ')[0]} %)")
     lines += ["", "Targets (recall >= 95 % in every category, precision vs close >= 80 %): " + "; ".join(verdict) + ". "
-              "Only the fresh bank is held out; tune and report were looked at while writing the rules."]
+              "Only the heldout2 bank is held out; the other banks were looked at while writing the rules."]
     ms = sorted(t * 1000 for t in times)
     lines += ["", f"Time per turn: mean {sum(ms) / len(ms):.2f} ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.2f} ms, "
               f"max {ms[-1]:.2f} ms over {len(ms)} turns (one core, pure Python).", "",

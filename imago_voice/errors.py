@@ -47,6 +47,10 @@ class ModelError(ImagoError):
     """A model that cannot be found, loaded or run (nothing is ever downloaded at run time)."""
 
 
+class ScreenError(ModelError):
+    """The crisis screen's model or weights could not be read."""
+
+
 class VoiceprintError(ImagoError):
     """A voiceprint that cannot be made, found, read or written."""
 

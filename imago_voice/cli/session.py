@@ -68,6 +68,13 @@ def _mark(marker) -> None:
         logging.getLogger(__name__).warning("could not note that the first-session notice was said: %s", exc)
 
 
+def _screen(args):
+    """The crisis screen for the session's language (None where there is none: the rules alone decide)."""
+    from imago_voice.screen import load_screen
+
+    return load_screen(args.language)
+
+
 def _time_of_day(language: str):
     """seconds from now -> the time of day to say ("8:40 PM" in English, "20:40" in Spanish)."""
     import time
@@ -94,7 +101,7 @@ def _session_replay(args, out, engine, channels) -> int:
     # transcription took: the same recording always gives the same session
     loop = build_loop(args, channels, args.identifier, tick=0.5, wait_for_text=not args.realtime)
     session = Session(engine, loop, renderer=renderer, on_line=line_printer(out),
-                      keep_prompt_audio=bool(args.prompts_wav))
+                      keep_prompt_audio=bool(args.prompts_wav), screen=_screen(args))
     session.run(source)
     print("\n" + session.summary(), file=out)
     if args.log:
@@ -144,7 +151,8 @@ def _session_live(args, out, engine, channels) -> int:
                 on_tick = lambda snap, at: print("\r\x1b[2K" + status_line(snap, at), end="",  # noqa: E731
                                                  file=sys.stderr, flush=True)
             session = Session(engine, loop, renderer=renderer, player=player, live=player is not None,
-                              on_line=line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick)
+                              on_line=line_printer(out), keys=keys.commands if keys else None, on_tick=on_tick,
+                              screen=_screen(args))
             stack.enter_context(interruptible(source))
             session.run(announced(source, "Listening. Say 'stop' or press Ctrl-C to end."))
     finally:

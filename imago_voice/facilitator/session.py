@@ -88,14 +88,16 @@ class Session:
     silent mode). ``live``: gate the microphone while prompts play. ``on_line``: called with each line
     of the running transcript (steps, prompts, turns) for the terminal. ``keys``: a queue the
     facilitator's keyboard fills with command names (silent mode). ``on_tick``: called with the engine's
-    snapshot and the audio time on each tick (silent mode's status display).
+    snapshot and the audio time on each tick (silent mode's status display). ``screen``: the crisis
+    screen called on each turn's words (its cue goes to the engine with the turn), or None.
     """
 
     def __init__(self, engine: Engine, loop: VoiceLoop, *, renderer=None, player=None, live: bool = False,
                  on_line: Callable[[str], None] = lambda line: None, keys: queue.Queue | None = None,
                  on_tick: Callable[[object, float], None] | None = None, echo_tail: float = 0.6,
-                 keep_prompt_audio: bool = False) -> None:
+                 keep_prompt_audio: bool = False, screen=None) -> None:
         self.engine, self.loop = engine, loop
+        self.screen = screen   # a crisis screen (:mod:`imago_voice.screen`) read on each turn's words, or None
         self.renderer, self.player, self.live = renderer, player, live
         self.on_line, self.keys, self.on_tick = on_line, keys, on_tick
         self.echo_tail = echo_tail
@@ -198,7 +200,8 @@ class Session:
             return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
         who = turn.speaker or "(unknown)"
         self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
-        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or ""))
+        screen = self.screen(turn.text) if self.screen is not None and turn.text else None
+        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or "", screen))
 
     # ----------------------------------------------------------------------------------------- actions
     def _carry_out(self, actions: list, at: float) -> None:
@@ -216,7 +219,12 @@ class Session:
                 if action.kind == "crisis":
                     self.on_line(f"{at:8.2f}  !! SAFETY: the exercise is stopped: crisis language ({action.category}); "
                                  "the resources are being said")
-                elif action.kind in ("escalation", "pause_suggested", "pause_accepted", "return_declined"):
+                elif action.kind in ("check_in", "screen"):
+                    asked = "asked whether they want the numbers" if action.kind == "check_in" else "nothing was asked"
+                    self.on_line(f"{at:8.2f}  !! SAFETY: the crisis screen heard possible crisis language "
+                                 f"({action.category}); {asked}")
+                elif action.kind in ("escalation", "pause_suggested", "pause_accepted", "return_declined",
+                                     "check_in_accepted", "check_in_declined"):
                     self.on_line(f"{at:8.2f}  (safety: {action.kind.replace('_', ' ')})")
             elif isinstance(action, TurnPlaced) and action.followed:
                 self.on_line(f"{at:8.2f}  (following the couple: {action.step}, {action.phase}; "

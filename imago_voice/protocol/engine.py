@@ -140,6 +140,8 @@ class Engine(Walk, Follow, Guard):
         self._pause_due = False
         self._pause_offered: float | None = None
         self._last_offer: float | None = None
+        self._checking: TurnEnded | None = None   # a check-in was asked about this turn
+        self._last_check: float | None = None
         self._returning: list[str] | None = None
         self._time_of_day = time_of_day
         self._last_turn: TurnEnded | None = None
@@ -297,8 +299,8 @@ class Engine(Walk, Follow, Guard):
     # ------------------------------------------------------------------------------------ events
 
     def _on_tick(self) -> None:
-        if self._crisis is not None:
-            return   # after a crisis stop nothing is said unless asked for
+        if self._crisis is not None or self._checking is not None:
+            return   # after a crisis stop nothing is said unless asked for; a check-in waits for its answer
         if self._paused:
             if self._now >= self._check_back_at:
                 self._say_command("check_back", None)
@@ -350,6 +352,11 @@ class Engine(Walk, Follow, Guard):
         if cue is not None:   # before anything else, in any step, in a time-out too
             self._record_turn(event, None)
             self._crisis_stop(cue, event)
+            return
+        if self._checking is not None:
+            if self._answer_check_in(event, command):
+                return
+        elif command is None and event.screen is not None and self._check_in(event):
             return
         if self._returning is not None and command is None:
             self._record_turn(event, None)
@@ -428,6 +435,11 @@ class Engine(Walk, Follow, Guard):
         if self._returning is not None and command in ("yes", "no"):
             self._return_answer(None, command)
             return
+        if self._checking is not None:   # the facilitator's key goes on: the held turn is kept, not taken
+            held, self._checking = self._checking, None
+            self._emit(SafetyEvent(self._now, "check_in_declined", held.screen.category,
+                                   held.speaker if held.speaker in self._participants else None))
+            self._record_turn(held, None)
         if command in intents.COMMANDS:
             self._command(command)
         elif command in intents.ANSWERS and not self._paused and command in dict(self._phase.branches):

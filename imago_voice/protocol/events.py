@@ -37,12 +37,16 @@ class SpeechDropped:
 
 @dataclass(frozen=True)
 class TurnEnded:
-    """A turn finished and was transcribed: who spoke, from ``start`` to ``end``, and what was said."""
+    """A turn finished and was transcribed: who spoke, from ``start`` to ``end``, and what was said.
+    ``screen``: what a crisis screen at the edge (a model, :mod:`imago_voice.screen`) heard in the words, a
+    :class:`~imago_voice.protocol.safety.Cue` or ``None``; the engine asks a gentle question on it (the
+    rules' own cues stop the exercise)."""
 
     speaker: str | None
     start: float
     end: float
     text: str
+    screen: object | None = None
 
     @property
     def at(self) -> float:
@@ -107,7 +111,11 @@ class SafetyEvent:
     ``crisis_repeated``, ``crisis_resumed`` (somebody asked to go back to the exercise), ``escalation`` (the
     talk heated up: blame, a burst of interruptions), ``pause_suggested``, ``pause_accepted``,
     ``pause_declined``, ``timeout_started``, ``timeout_ended``, ``return_declined`` (not everybody wanted
-    to go on after a time-out), ``disclosure`` (the first-session notice). ``speaker``: whose turn it was."""
+    to go on after a time-out), ``disclosure`` (the first-session notice), ``check_in`` (the crisis screen
+    heard something the rules did not: the facilitator asked whether they would like the numbers),
+    ``check_in_accepted`` (yes: a crisis stop follows), ``check_in_declined``, ``screen`` (the screen heard
+    something but nothing was asked: silent guidance, a time-out, or a check-in a short while ago).
+    ``speaker``: whose turn it was."""
 
     at: float
     kind: str

@@ -16,6 +16,12 @@ conversation is no longer safe, when it heats up, and around a time-out.
 * **Time-out.** It says how long and, when the session knows the time of day, when to meet back, and
   suggests something calming to do apart. At "resume" each person is asked whether they want to go on;
   everybody's yes goes on where it was, anybody's no ends the session kindly.
+* **Check-in.** A crisis screen at the edge (a small model, :mod:`imago_voice.screen`) reads every turn too;
+  when it hears crisis language that the rules did not, the facilitator does not stop the exercise but asks,
+  slowly, whether they would like the numbers of people who can help ("yes or no"), and the exercise waits
+  for the answer (no reminder, no next prompt). A yes is a crisis stop for what the screen heard; a no, or
+  anything else said, goes on with the exercise where it was. At most once every ``check_in_every``
+  seconds; never in a time-out; in silent guidance nothing is said (the event is logged for the facilitator).
 * **First session.** ``disclose`` says, before anything else, what this is and is not and where help is.
 
 Every one of these is a :class:`~imago_voice.protocol.events.SafetyEvent` for the log, without words.
@@ -27,8 +33,11 @@ import logging
 
 from imago_voice.protocol import intents
 from imago_voice.protocol.events import Paused, Resumed, SafetyEvent, TurnEnded, WaitFor
+from imago_voice.protocol.text import normalize
 
 log = logging.getLogger(__name__)
+
+_ANSWER_WORDS = 8   # the longest turn taken as the yes or no to a check-in
 
 
 class Guard:
@@ -52,6 +61,7 @@ class Guard:
         first = self._crisis is None
         self._crisis = cue.category
         self._held, self._pause_due, self._pause_offered, self._returning = [], False, None, None
+        self._checking = None
         log.warning("crisis language heard (%s): the exercise is stopped and the resources are said", cue.category)
         self._emit(SafetyEvent(self._now, "crisis", cue.category, speaker))
         says = []
@@ -91,6 +101,53 @@ class Guard:
         self._paused = False
         self._counters = type(self._counters)()
         self._enter_step(self._step.id)   # the step where it stopped, from its start
+
+    # ------------------------------------------------------------------------------------ check-in
+
+    def _check_in(self, event: TurnEnded) -> bool:
+        """The screen heard crisis language the rules did not: ask whether they would like the numbers.
+        True when it asked (the turn waits for the answer); False when only the event is logged."""
+        cue = event.screen
+        speaker = event.speaker if event.speaker in self._participants else None
+        recent = self._last_check is not None and self._now - self._last_check < self._settings.check_in_every
+        if not self._settings.safety or self._paused or recent or self._settings.guide == "silent":
+            self._emit(SafetyEvent(self._now, "screen", cue.category, speaker))
+            return False
+        log.info("the crisis screen heard %s language the rules did not: asking whether they want the numbers",
+                 cue.category)
+        self._last_check = self._now
+        self._checking = event
+        self._held, self._pause_due, self._pause_offered = [], False, None
+        self._emit(SafetyEvent(self._now, "check_in", cue.category, speaker))
+        self._say_command("check_in_named" if speaker is not None else "check_in", speaker, force=True, slow=True)
+        self._emit(WaitFor(None, self._now))
+        return True
+
+    def _answer_check_in(self, event: TurnEnded, command: str | None) -> bool:
+        """The turn after a check-in. A yes is a crisis stop; a no goes on with the exercise; "repeat" asks
+        again. Anything else goes on too (the held turn first): True when this turn was only the answer."""
+        held = self._checking
+        speaker = held.speaker if held.speaker in self._participants else None
+        if command == intents.REPEAT:
+            self._say_command("check_in_named" if speaker is not None else "check_in", speaker, force=True, slow=True)
+            self._record_turn(event, None)
+            return True
+        self._checking = None
+        # an answer is short: a mirror that says "I got it" is the exercise going on, not a yes
+        short = len(normalize(event.text)) <= _ANSWER_WORDS
+        answer = intents.recognize_answer(event.text, self._vocab, ["yes", "no"]) if command is None and short else None
+        if answer == "yes":
+            self._emit(SafetyEvent(self._now, "check_in_accepted", held.screen.category, speaker))
+            self._record_turn(held, None)
+            self._record_turn(event, None)
+            self._crisis_stop(held.screen, held)
+            return True
+        self._emit(SafetyEvent(self._now, "check_in_declined", held.screen.category, speaker))
+        if answer == "no":
+            self._record_turn(event, None)
+            self._say_command("check_in_declined", None)
+        self._on_turn(type(held)(held.speaker, held.start, held.end, held.text))   # the exercise, where it was
+        return answer == "no"
 
     # ------------------------------------------------------------------------------------ escalation
 

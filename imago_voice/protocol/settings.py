@@ -57,6 +57,7 @@ class EngineSettings:
     lead_after_waiting: float = 1.5
     lead_mirror_below: float = 0.2
     safety: bool = True
+    check_in_every: float = 600.0
     escalation_window: float = 120.0
     escalation_cues: int = 3
     escalation_every: float = 300.0
