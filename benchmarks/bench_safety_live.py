@@ -176,7 +176,7 @@ def main() -> None:
                   f"max {max(answers):.2f} s (the turn's end is known only after 1.0 s of silence, then it is "
                   f"transcribed). First number of the resources: median {percentile(resources, 50):.2f} s, max "
                   f"{max(resources):.2f} s: it comes after the spoken stop (\"Sam, what you said matters more than this "
-                  f"exercise. We stop here. You are not alone.\") and \"There is help, right now, for free.\", about "
+                  f"exercise. We stop here. You are not alone.\") and \"There are people who can help, right now, for free.\", about "
                   f"{percentile([r['lead_in'] for r in ok], 50):.1f} s of speech at this rate. Target: within 2 s "
                   f"of the end of the turn: {'met' if max(resources) <= 2.0 else 'NOT met'} for the numbers; "
                   f"{'met' if max(answers) <= 2.0 else 'NOT met'} for the first word of the answer."]
