@@ -172,8 +172,10 @@ def _envelope(n: int, rng: np.random.Generator, depth_db: float) -> np.ndarray:
 
 def make_scene(seed: int, *, people: int = 2, placement: str = "lapel", rt60: float | None = None,
                quiet_db: float | None = None, barely: bool = False, seconds: float = 60.0,
-               laptop_distance: float | None = None) -> Scene:
-    """One conversation in one room. ``seed`` decides everything; its split decides the utterances."""
+               laptop_distance: float | None = None, louder: dict[int, float] | None = None) -> Scene:
+    """One conversation in one room. ``seed`` decides everything; its split decides the utterances.
+    ``louder``: utterances (by their index in ``Scene.texts``) said that many dB louder, a raised voice;
+    the scene is otherwise the same (the same draws, room, noise)."""
     if seed not in TUNE_SEEDS and seed not in REPORT_SEEDS:
         raise ValueError(f"seed {seed} is in neither split")
     tune = seed in TUNE_SEEDS
@@ -262,9 +264,12 @@ def make_scene(seed: int, *, people: int = 2, placement: str = "lapel", rt60: fl
     total = int(end * FS) + max(len(r) for row in rirs for r in row)
     out = np.zeros((total, len(mics)), np.float32)
     ref, texts = [], []
-    for who, start, piece, text in turns:
+    order = sorted(range(len(turns)), key=lambda k: turns[k][1])   # the index each utterance has in texts
+    index = {k: i for i, k in enumerate(order)}
+    for k, (who, start, piece, text) in enumerate(turns):
         variant = int(rng.integers(2))
-        gain = 10 ** (levels[who] / 20) * _envelope(len(piece), rng, 2.0)
+        extra = (louder or {}).get(index[k], 0.0)
+        gain = 10 ** ((levels[who] + extra) / 20) * _envelope(len(piece), rng, 2.0)
         dry = piece * gain
         s0 = int(start * FS)
         for m in range(len(mics)):

@@ -30,7 +30,8 @@ class Turn:
     """One person's stretch of speech. ``speaker`` is None where nobody could be named.
 
     ``decided_at`` (audio clock) is when the voice loop decided the turn had ended: its end plus the
-    end-of-turn silence; None where nobody decided (a turn made up by hand).
+    end-of-turn silence; None where nobody decided (a turn made up by hand). ``level``: how loud the
+    turn's speech was on its microphone, in dBFS (:func:`~imago_voice.audio.loudness.speech_level`), or None.
     """
 
     speaker: str | None
@@ -38,6 +39,7 @@ class Turn:
     end: float
     text: str | None = None
     decided_at: float | None = None
+    level: float | None = None
 
     @property
     def duration(self) -> float:

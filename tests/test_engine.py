@@ -42,8 +42,9 @@ def prompts(exercise: str = "dialogue", language: str = "en"):
 class Script:
     """Turns a compact script into events on a running audio clock.
 
-    ``(name, text)`` a 2 s turn (name may be None); ``("tick", dt)`` time passes; ``("speak", name)`` speech
-    starts; ``("quiet", name)`` speech stops without a turn; ``("key", command)`` a keyboard command.
+    ``(name, text)`` a 2 s turn (name may be None), ``(name, text, level)`` one with its loudness in dBFS;
+    ``("tick", dt)`` time passes; ``("speak", name)`` speech starts; ``("quiet", name)`` speech stops
+    without a turn; ``("key", command)`` a keyboard command.
     """
 
     def __init__(self, start: float = 10.0) -> None:
@@ -51,7 +52,7 @@ class Script:
 
     def events(self, items):
         for item in items:
-            kind, arg = item
+            kind, arg, *level = item
             if kind == "tick":
                 self.t += arg
                 yield Tick(self.t)
@@ -62,7 +63,7 @@ class Script:
             elif kind == "key":
                 yield KeyCommand(arg, self.t)
             else:
-                yield TurnEnded(kind, self.t, self.t + 2.0, arg)
+                yield TurnEnded(kind, self.t, self.t + 2.0, arg, level=level[0] if level else None)
                 self.t += 3.0
 
 

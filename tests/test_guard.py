@@ -176,6 +176,86 @@ def test_silent_guidance_notes_the_heat_but_says_nothing():
     assert safety_events(log, "escalation") and not [a for a in log if isinstance(a, Say)]
 
 
+# ------------------------------------------------------------------------------------------ raised voices
+
+# a calm dialogue with each person's loudness: Sam's lapel hears Sam near -22 dBFS, Alex is 20 dB softer
+CALM = [(ALEX, "Sam, you go first.", -42.0), (SAM, "Alex, is now a good time to talk?", -22.5),
+        (ALEX, "Yes, now is good.", -41.0), (SAM, "I feel lonely when you work late every night.", -21.5),
+        (ALEX, "If I got it, you feel lonely when I work late. Did I get it?", -42.5),
+        (SAM, "Yes. And there is more, I miss our evenings.", -22.0),
+        (ALEX, "You miss our evenings. Is there more?", -41.5)]
+
+
+def _raised(log):
+    return [(a.speaker, a.at) for a in safety_events(log, "raised_voice")]
+
+
+@pytest.mark.parametrize("levels,raised", [
+    # (Sam's next turns' levels, which of them count as raised)
+    ([-21.0, -23.0, -20.0], [False, False, False]),     # an ordinary spread of a few dB
+    ([-13.0], [False]),                                  # 9 dB up: under the 10 dB margin
+    ([-11.0], [True]),                                   # 11 dB up
+    ([-10.0, -9.0, -10.5], [True, True, True]),          # shouting on: the median moves slowly
+    ([-45.0], [False]),                                  # softer is never a cue
+])
+def test_a_turn_much_louder_than_the_persons_own_usual_is_a_raised_voice(levels, raised):
+    script = CALM + [(SAM, "It matters to me.", level) for level in levels]
+    _, log, _ = run(script)
+    found = [a for a in safety_events(log, "raised_voice")]
+    assert len(found) == sum(raised) and all(a.speaker == SAM for a in found)
+
+
+def test_each_person_is_their_own_baseline():
+    """Sam is 20 dB louder than Alex throughout: neither is ever a raised voice (a shared median would
+    call every one of Sam's turns raised)."""
+    _, log, _ = run(CALM + CALM[1:] + [("tick", 20.0)])
+    assert not _raised(log) and not safety_events(log, "escalation")
+
+
+def test_no_baseline_no_cue():
+    """Until a person has spoken a few times there is nothing to compare with."""
+    _, log, _ = run([(ALEX, "Sam, you go first.", -42.0), (SAM, "Alex, is now a good time?", -22.0),
+                     (ALEX, "Yes.", -12.0), (SAM, "Good.", -10.0)])
+    assert not _raised(log)
+
+
+def test_raised_voices_heat_the_talk_and_a_pause_is_offered():
+    shouting = [(ALEX, "I am trying to tell you something!", -28.0), (SAM, "I heard you the first time!", -9.0),
+                (ALEX, "Then why do you keep doing it!", -27.0)]
+    engine, log, _ = run(CALM + shouting)
+    assert [who for who, _ in _raised(log)] == [ALEX, SAM, ALEX]
+    assert safety_events(log, "escalation")
+    _, _, last = run(CALM + shouting + [("tick", 20.0)])
+    assert said(last) == [("commands", "pause_suggested")]
+
+
+def test_raised_voices_can_be_tuned_and_safety_off_ignores_them():
+    shouting = [(SAM, "Listen to me!", -9.0), (SAM, "Listen!", -8.0), (SAM, "Now!", -9.5)]
+    _, log, _ = run(CALM + shouting, settings=EngineSettings(raised_voice_db=15.0))
+    assert not _raised(log)
+    _, log, _ = run(CALM + shouting, settings=EngineSettings(safety=False))
+    assert not _raised(log) and not safety_events(log, "escalation")
+
+
+def test_the_session_passes_the_turns_level():
+    from imago_voice.facilitator.session import Session
+    from imago_voice.ledger import Turn
+
+    seen = []
+
+    class FakeEngine:
+        ledger = None
+
+        def handle(self, event):
+            seen.append(event)
+            return []
+
+    session = Session(FakeEngine(), loop=None)
+    session._turn(Turn(SAM, 1.0, 3.0, "Hello.", level=-23.5))
+    session._turn(Turn(ALEX, 4.0, 6.0, "Hi."))
+    assert [e.level for e in seen] == [-23.5, None]
+
+
 # ------------------------------------------------------------------------------------------ first session
 
 def test_the_first_session_notice_comes_before_anything_else():

@@ -232,3 +232,18 @@ def test_a_second_ctrl_c_while_transcripts_are_awaited_stops_at_once(talk):
     finally:
         timer.cancel()
     assert time.monotonic() - began < 2.5          # not the ~9 s the transcripts would take
+
+
+def test_each_turn_carries_how_loud_it_was(talk):
+    """The loop measures each turn's level on its microphone: the second turn, played 12 dB louder, is
+    about 12 dB louder; the others keep their own level."""
+    audio, truth = talk
+    louder = audio.copy()
+    a, b = int(truth[1].start * 16000) - 1600, int(truth[1].end * 16000) + 1600
+    louder[a:b] *= 10 ** (12 / 20)
+    plain = [e for e in VoiceLoop().run(src(audio)) if isinstance(e, Turn)]
+    loud = [e for e in VoiceLoop().run(src(louder)) if isinstance(e, Turn)]
+    assert len(plain) == len(loud) == 3 and all(t.level is not None and -60 < t.level < 0 for t in plain)
+    assert loud[1].level - plain[1].level == pytest.approx(12.0, abs=0.5)
+    assert loud[0].level == pytest.approx(plain[0].level, abs=0.1)
+    assert loud[2].level == pytest.approx(plain[2].level, abs=0.1)

@@ -201,7 +201,7 @@ class Session:
         who = turn.speaker or "(unknown)"
         self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
         screen = self.screen(turn.text) if self.screen is not None and turn.text else None
-        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or "", screen))
+        return self.engine.handle(TurnEnded(turn.speaker, turn.start, turn.end, turn.text or "", screen, turn.level))
 
     # ----------------------------------------------------------------------------------------- actions
     def _carry_out(self, actions: list, at: float) -> None:
@@ -223,7 +223,7 @@ class Session:
                     asked = "asked whether they want the numbers" if action.kind == "check_in" else "nothing was asked"
                     self.on_line(f"{at:8.2f}  !! SAFETY: the crisis screen heard possible crisis language "
                                  f"({action.category}); {asked}")
-                elif action.kind in ("escalation", "pause_suggested", "pause_accepted", "return_declined",
+                elif action.kind in ("escalation", "raised_voice", "pause_suggested", "pause_accepted", "return_declined",
                                      "check_in_accepted", "check_in_declined"):
                     self.on_line(f"{at:8.2f}  (safety: {action.kind.replace('_', ' ')})")
             elif isinstance(action, TurnPlaced) and action.followed:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imago_voice.audio.blocks import SAMPLE_RATE, AudioBlock
+from imago_voice.audio.loudness import speech_level
 from imago_voice.audio.voice_activity import VadSettings, VoiceDetector
 from imago_voice.errors import ImagoError, ModelError
 from imago_voice.ledger import Overlap, Turn
@@ -90,6 +91,7 @@ class _PendingTurn:
     chunks: list[Chunk]
     decided_wall: float
     decided_at: float
+    audio: np.ndarray                    # the turn's samples on its channel (the mean, on a shared microphone)
     resolved: Future | None = None       # of a _Resolved
 
 
@@ -274,15 +276,17 @@ class VoiceLoop:
 
     def _finish(self, stream: _Stream, op: OpenTurn, chunks: list[Chunk], end: float, at: float) -> None:
         """A turn ended: queue it, with speaker resolution on the worker where voiceprints are needed."""
-        pending = _PendingTurn(stream.speaker, op.start, end, chunks, time.monotonic(), at)
         resolver = self.resolver
         if stream.channel is None and (resolver.identifier is not None or resolver.overlap_detector is not None):
             audio = self.history.cut(op.start, end + self.settings.tail, None)   # the turn and its tail
+            pending = _PendingTurn(stream.speaker, op.start, end, chunks, time.monotonic(), at, audio)
             pending.resolved = self._speakers().submit(self._resolve_shared, audio, op.start, end, chunks)
-        elif stream.channel is not None and stream.speaker in resolver.names:
+        else:
             audio = self.history.cut(op.start, end, stream.channel)
-            pending.resolved = self._speakers().submit(
-                lambda: _Resolved(dropped=resolver.someone_else(audio, stream.speaker)))
+            pending = _PendingTurn(stream.speaker, op.start, end, chunks, time.monotonic(), at, audio)
+            if stream.channel is not None and stream.speaker in resolver.names:
+                pending.resolved = self._speakers().submit(
+                    lambda: _Resolved(dropped=resolver.someone_else(audio, stream.speaker)))
         self._pending.append(pending)
 
     def _resolve_shared(self, audio: np.ndarray, start: float, end: float, chunks: list[Chunk]) -> _Resolved:
@@ -325,7 +329,8 @@ class VoiceLoop:
                 results = [self._result(c.future, transcript=True) for c in chunks]
                 text = None if self.worker is None else " ".join(t for t, _ in results if t)
                 ready = max([head.decided_wall, *(w for _, w in results)])
-                done = Turn(speaker, round(start, 3), round(end, 3), text, round(head.decided_at, 3))
+                level = speech_level(_slice(head.audio, head.start, start, end))
+                done = Turn(speaker, round(start, 3), round(end, 3), text, round(head.decided_at, 3), level)
                 self.timings.append(TurnTiming(done, head.decided_wall, ready, head.decided_at))
                 yield done
 

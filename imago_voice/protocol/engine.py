@@ -59,6 +59,7 @@ from imago_voice.protocol.exercises import ANYONE, EXERCISES
 from imago_voice.protocol.fidelity import mirror_fidelity
 from imago_voice.protocol.follow import Follow
 from imago_voice.protocol.guard import Guard
+from imago_voice.protocol.levels import OwnLevels
 from imago_voice.protocol.phrasing import Phrasing
 from imago_voice.protocol.tracker import Assignment, StepTracker
 from imago_voice.protocol.walk import Walk, PhaseCounters
@@ -145,6 +146,8 @@ class Engine(Walk, Follow, Guard):
         self._returning: list[str] | None = None
         self._time_of_day = time_of_day
         self._last_turn: TurnEnded | None = None
+        s = self._settings
+        self._levels = OwnLevels(s.raised_voice_db, s.raised_after, s.raised_history)   # a raised voice
         self._stemless: set[str] = set()
         self._stems_told: set[str] = set()
 

@@ -40,13 +40,15 @@ class TurnEnded:
     """A turn finished and was transcribed: who spoke, from ``start`` to ``end``, and what was said.
     ``screen``: what a crisis screen at the edge (a model, :mod:`imago_voice.screen`) heard in the words, a
     :class:`~imago_voice.protocol.safety.Cue` or ``None``; the engine asks a gentle question on it (the
-    rules' own cues stop the exercise)."""
+    rules' own cues stop the exercise). ``level``: how loud the speech was on its microphone, in dBFS, or
+    ``None``; the engine compares it with the same person's other turns (a raised voice)."""
 
     speaker: str | None
     start: float
     end: float
     text: str
     screen: object | None = None
+    level: float | None = None
 
     @property
     def at(self) -> float:
@@ -109,7 +111,8 @@ class SafetyEvent:
     """Something the safety rules did, for the log (never with words). ``kind``: ``crisis`` (a turn spoke of
     ``category``: self_harm, violence or child; the exercise stopped and the resources were said),
     ``crisis_repeated``, ``crisis_resumed`` (somebody asked to go back to the exercise), ``escalation`` (the
-    talk heated up: blame, a burst of interruptions), ``pause_suggested``, ``pause_accepted``,
+    talk heated up: blame, a burst of interruptions), ``raised_voice`` (a turn much louder than the same
+    person's usual, one of the escalation cues), ``pause_suggested``, ``pause_accepted``,
     ``pause_declined``, ``timeout_started``, ``timeout_ended``, ``return_declined`` (not everybody wanted
     to go on after a time-out), ``disclosure`` (the first-session notice), ``check_in`` (the crisis screen
     heard something the rules did not: the facilitator asked whether they would like the numbers),

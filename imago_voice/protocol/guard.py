@@ -9,7 +9,9 @@ conversation is no longer safe, when it heats up, and around a time-out.
   "repeat" says the resources again, "resume" (somebody asks to go back) returns to the exercise where it
   was, "stop" ends; nothing else moves it, no reminder is said. It never diagnoses and never argues.
 * **Escalation.** Blame and contempt markers (:func:`~imago_voice.protocol.safety.blame_markers`),
-  interruptions (a turn that starts while the other's was still going) and overlaps, counted over the last
+  interruptions (a turn that starts while the other's was still going), overlaps and raised voices (a turn
+  ``raised_voice_db`` louder than the median of the same person's earlier turns on their microphone: each
+  person is their own baseline, so a soft partner and a loud one are judged apart), counted over the last
   ``escalation_window`` seconds: at ``escalation_cues`` of them the facilitator offers a pause ("Let's take
   a breath. Would you like a short break?") at the next quiet moment (never over somebody speaking), at
   most once every ``escalation_every`` seconds. A yes starts a time-out; a no goes on.
@@ -43,7 +45,7 @@ _ANSWER_WORDS = 8   # the longest turn taken as the yes or no to a check-in
 class Guard:
     """The safety half of the engine (see the module docstring). Mixed into the engine, whose
     ``__init__`` makes ``_crisis``, ``_heat``, ``_pause_due``, ``_pause_offered``, ``_last_offer``,
-    ``_returning``, ``_time_of_day`` and ``_last_turn``."""
+    ``_returning``, ``_time_of_day``, ``_last_turn`` and ``_levels``."""
 
     # ------------------------------------------------------------------------------------ crisis
 
@@ -164,8 +166,18 @@ class Guard:
         if last is not None and event.speaker is not None and last.speaker not in (None, event.speaker) \
                 and event.start < last.end - 0.3:
             self._heat.append(event.end)   # an interruption
+        if self._raised_voice(event):
+            self._heat.append(event.end)
         self._last_turn = event
         self._check_heat()
+
+    def _raised_voice(self, event: TurnEnded) -> bool:
+        """Whether the turn is much louder than the same person's usual (see :mod:`.levels`)."""
+        if event.level is None or event.speaker is None or not self._levels.raised(event.speaker, event.level):
+            return False
+        speaker = event.speaker if event.speaker in self._participants else None
+        self._emit(SafetyEvent(self._now, "raised_voice", None, speaker))
+        return True
 
     def _note_overlap(self, at: float) -> None:
         if self._prompts.safety is not None and self._settings.safety:

@@ -31,8 +31,10 @@ class EngineSettings:
     is at least ``follow_sure``); False keeps the engine's own rules (the tracker then only logs).
 
     Safety (:mod:`.guard`): ``safety``: the crisis stop and the pause offers (False only for measuring);
-    a pause is offered at ``escalation_cues`` blame markers, interruptions or overlaps within
-    ``escalation_window`` seconds, at most once every ``escalation_every`` seconds. ``disclose``: say what
+    a pause is offered at ``escalation_cues`` blame markers, interruptions, overlaps or raised voices within
+    ``escalation_window`` seconds, at most once every ``escalation_every`` seconds. A turn is a raised voice
+    when its level is ``raised_voice_db`` or more above the median of the same person's earlier turns
+    (``raised_after`` of them at least, the last ``raised_history``). ``disclose``: say what
     this is and is not, and where help is, before anything else (the CLI does, before a data folder's
     first live session).
     """
@@ -61,6 +63,9 @@ class EngineSettings:
     escalation_window: float = 120.0
     escalation_cues: int = 3
     escalation_every: float = 300.0
+    raised_voice_db: float = 10.0
+    raised_after: int = 3
+    raised_history: int = 30
     disclose: bool = False
 
     def __post_init__(self) -> None:
@@ -80,6 +85,8 @@ class EngineSettings:
             (0 <= self.lead_mirror_below <= 1, "the not-a-mirror threshold must be 0 to 1"),
             (self.escalation_window > 0 and self.escalation_cues >= 1 and self.escalation_every >= 0,
              "the escalation window and cues must be positive"),
+            (self.raised_voice_db > 0 and self.raised_after >= 1 and self.raised_history >= self.raised_after,
+             "the raised-voice margin and turn counts must be positive"),
         )
         for ok, message in checks:
             if not ok:
