@@ -193,8 +193,8 @@ def _raised(log):
 @pytest.mark.parametrize("levels,raised", [
     # (Sam's next turns' levels, which of them count as raised)
     ([-21.0, -23.0, -20.0], [False, False, False]),     # an ordinary spread of a few dB
-    ([-13.0], [False]),                                  # 9 dB up: under the 10 dB margin
-    ([-11.0], [True]),                                   # 11 dB up
+    ([-15.0], [False]),                                  # 7 dB up: under the 8 dB margin
+    ([-13.0], [True]),                                   # 9 dB up
     ([-10.0, -9.0, -10.5], [True, True, True]),          # shouting on: the median moves slowly
     ([-45.0], [False]),                                  # softer is never a cue
 ])

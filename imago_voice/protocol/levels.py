@@ -16,7 +16,7 @@ class OwnLevels:
     """``raised(speaker, level)``: whether the turn is ``margin_db`` or more above the median of the same
     speaker's last ``history`` turns (``after`` of them at least); then the turn joins that history."""
 
-    def __init__(self, margin_db: float = 10.0, after: int = 3, history: int = 30) -> None:
+    def __init__(self, margin_db: float = 8.0, after: int = 3, history: int = 30) -> None:
         self.margin_db, self.after, self.history = margin_db, after, history
         self._levels: dict[str, deque[float]] = {}
 

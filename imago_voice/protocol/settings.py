@@ -63,7 +63,7 @@ class EngineSettings:
     escalation_window: float = 120.0
     escalation_cues: int = 3
     escalation_every: float = 300.0
-    raised_voice_db: float = 10.0
+    raised_voice_db: float = 8.0
     raised_after: int = 3
     raised_history: int = 30
     disclose: bool = False
