@@ -30,9 +30,8 @@ import numpy as np
 from common import ROOT, machine, percentile, today, write_section
 
 from imago_voice.demo import DIALOGUE_VOICES
-from imago_voice.facilitator.render import EspeakNgRenderer
 from imago_voice.paths import models_dir
-from tests.support.couple import CONSENT_LINES, Line, LiveCouple
+from tests.support.couple import CONSENT_LINES, Line, LiveCouple, session_voice
 from tests.support.virtual_audio import null_sink
 
 SENTENCES = {
@@ -81,16 +80,17 @@ def gap_after(room: np.ndarray, line: np.ndarray, rate: int = 16000) -> tuple[fl
     return None
 
 
-def one(sentence: str, rate: int, env: dict, tmp: Path, renderer) -> dict:
+def one(sentence: str, rate: int, env: dict, tmp: Path, voice: str | None) -> dict:
     script = CONSENT_LINES + (
         Line("Sam", "I would like to go first."),
         Line("Sam", "Alex, I would like to talk about our weekends. Is now a good time?"),
         Line("Alex", "Yes, now is a good time."),
         Line("Sam", sentence),
     )
-    couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=renderer)
     log, room = tmp / "live.json", tmp / "room.wav"
     run_env = dict(env, IMAGO_VOICE_DATA=str(tmp / "data"), IMAGO_VOICE_MODELS=str(models_dir()))
+    renderer = session_voice(run_env, rate, voice)   # the session's own voice, from its cache
+    couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=renderer)
     (tmp / "data").mkdir(exist_ok=True)
     (tmp / "data" / "first-session-notice-given").write_text("benchmark\n")
     recorder = subprocess.Popen(["parecord", "--device=virt.monitor", "--channels=1", "--rate=16000",
@@ -98,7 +98,7 @@ def one(sentence: str, rate: int, env: dict, tmp: Path, renderer) -> dict:
     rec_started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0", "--channel", "Alex=1",
-         "--rate", str(rate), "--log", str(log), "--seconds", "110"],
+         "--rate", str(rate), "--log", str(log), "--seconds", "110", *(["--voice", voice] if voice else [])],
         env=run_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     try:
         couple.run(proc.stdout, deadline=time.monotonic() + 200)
@@ -144,8 +144,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=int, default=170)
     ap.add_argument("--only", help="run only the sentences containing this text (for looking into one)")
+    ap.add_argument("--voice", help="the facilitator's voice (default: the session's default, Piper for English)")
     args = ap.parse_args()
-    renderer = EspeakNgRenderer("en", args.rate)
+    voice_name = type(session_voice({}, args.rate, args.voice).inner).__name__.replace("Renderer", "")
     rows = []
     with null_sink() as env:
         for category, sentences in SENTENCES.items():
@@ -153,7 +154,7 @@ def main() -> None:
                 if args.only and args.only not in sentence:
                     continue
                 with tempfile.TemporaryDirectory() as tmp:
-                    r = one(sentence, args.rate, env, Path(tmp), renderer)
+                    r = one(sentence, args.rate, env, Path(tmp), args.voice)
                 r["want"] = category
                 rows.append(r)
                 print(r, flush=True)
@@ -162,7 +163,7 @@ def main() -> None:
     resources = [r["resources"] for r in ok]
     lines = [f"## Safety: crisis response time, live (issue 10)\n\nMeasured {today()} on {machine()} by "
              "`benchmarks/bench_safety_live.py` (method in its docstring: one short live session per sentence "
-             f"through a PulseAudio null sink, espeak-ng at {args.rate} wpm, tiny.en, 1.0 s of silence ends a turn; "
+             f"through a PulseAudio null sink, the facilitator's voice {voice_name} at {args.rate} wpm, tiny.en, 1.0 s of silence ends a turn; "
              "times read off the recording of the sink).\n",
              "| sentence | heard as | stopped | answer heard after the sentence | first number heard after the sentence | overflows |",
              "|---|---|---|---|---|---|"]

@@ -22,8 +22,7 @@ from pathlib import Path
 from common import ROOT, machine, percentile, today, write_section
 
 from imago_voice.demo import DIALOGUE_VOICES
-from tests.support.couple import CONSENT_LINES, LiveCouple, long_dialogue
-from imago_voice.facilitator.render import EspeakNgRenderer
+from tests.support.couple import CONSENT_LINES, LiveCouple, long_dialogue, session_voice
 from tests.support.virtual_audio import null_sink
 
 
@@ -50,15 +49,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=14, help="chunks each partner sends (14: about 20 minutes)")
     ap.add_argument("--rate", type=int, default=150)
+    ap.add_argument("--voice", help="the facilitator's voice (default: the session's default, Piper for English)")
     args = ap.parse_args()
     script = CONSENT_LINES + long_dialogue(args.chunks)   # a log is kept, so the session first asks for consent
     with tempfile.TemporaryDirectory() as tmp, null_sink() as env:
-        couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=EspeakNgRenderer("en", args.rate))
+        voice = session_voice(env, args.rate, args.voice)   # the session's own voice, read from its cache
+        voice_name = f"{type(voice.inner).__name__.replace('Renderer', '')} {getattr(voice.inner, 'voice', '')}"
+        couple = LiveCouple(script, DIALOGUE_VOICES, tmp, env, renderer=voice)
         log = Path(tmp) / "session.json"
         began = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0",
                                  "--channel", "Alex=1", "--rate", str(args.rate), "--log", str(log),
-                                 "--seconds", str(60 * 60)],
+                                 "--seconds", str(60 * 60), *(["--voice", args.voice] if args.voice else [])],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         samples: list = []
         stop = threading.Event()
@@ -76,7 +78,7 @@ def main() -> None:
     body = (f"## Facilitator, live (issue 4)\n\nMeasured {today()} on {machine()}. A simulated couple (espeak-ng voices "
             f"`{DIALOGUE_VOICES['Sam']}` and `{DIALOGUE_VOICES['Alex']}`, one microphone channel each with the other "
             f"at −10 dB) answered the facilitator through a PulseAudio null sink, which also carried the "
-            f"facilitator's own prompts (pyttsx3/espeak-ng at {args.rate} wpm); `imago-voice session` listened to its "
+            f"facilitator's own prompts ({voice_name} at {args.rate} wpm, rendered ahead and cached); `imago-voice session` listened to its "
             f"monitor through PortAudio with tiny.en transcription and 1.0 s of silence ending a turn (pauses "
             f"under 1 s never end a turn).\n\n"
             f"- Session: {elapsed / 60:.1f} minutes, {len(script)} partner lines, {len(doc['turns'])} turns heard, "

@@ -85,6 +85,33 @@ DIALOGUE_SCRIPT: tuple[Line, ...] = (
     Line("Alex", "I appreciate your kindness and your patience."),
 )
 DIALOGUE_VOICES = {"Sam": "en-us+m3", "Alex": "en-us+f2"}
+
+#: The same dialogue in Spanish (Sam sends first, then Alex), for a Spanish session that must hear Spanish.
+DIALOGO_ES: tuple[Line, ...] = (
+    Line("Sam", "Yo quiero empezar."),
+    Line("Sam", "Alex, quiero hablar de los fines de semana. ¿Es un buen momento para hablar?"),
+    Line("Alex", "Sí, ahora es un buen momento."),
+    Line("Sam", "Cuando trabajas los sábados, me siento sola en la casa."),
+    Line("Alex", "Si te entendí bien, cuando trabajo los sábados, te sientes sola en la casa. ¿Te entendí bien? ¿Hay más?"),
+    Line("Sam", "Hay más."),
+    Line("Sam", "Extraño nuestros paseos largos por el parque."),
+    Line("Alex", "Si te entendí bien, extrañas nuestros paseos largos por el parque. ¿Hay más?"),
+    Line("Sam", "No, eso es todo."),
+    Line("Alex", "A ver si entendí todo. Cuando trabajo los sábados te sientes sola, y extrañas los paseos."),
+    Line("Alex", "Tiene sentido, porque antes caminábamos todos los fines de semana."),
+    Line("Alex", "Me imagino que te sientes triste y sola."),
+    Line("Alex", "Me preocupa el dinero cuando no trabajo los sábados."),
+    Line("Sam", "Si te entendí bien, te preocupa el dinero cuando no trabajas los sábados. ¿Hay más?"),
+    Line("Alex", "Eso es todo."),
+    Line("Sam", "A ver si entendí todo. Te preocupa el dinero cuando te quedas en casa."),
+    Line("Sam", "Tiene sentido, porque este año el dinero está justo."),
+    Line("Sam", "Me imagino que sientes miedo."),
+    Line("Sam", "Algo que valoro de ti es que hoy me escuchaste."),
+    Line("Alex", "Algo que valoro de ti es tu paciencia."),
+)
+DIALOGO_VOICES = {"Sam": "es+m3", "Alex": "es+f2"}
+
+
 @dataclass(frozen=True)
 class ScriptedSession:
     audio: np.ndarray                 # (n, people): one microphone per person, with crosstalk
@@ -104,7 +131,11 @@ def scripted_session(script: Sequence[Line] = DIALOGUE_SCRIPT, voices: dict[str,
     """
     voices = voices or DIALOGUE_VOICES
     names = list(voices)
-    renderer = renderer or make_renderer(language)
+    if renderer is None:   # the facilitator's voice, from the same cache as the replay that follows
+        from imago_voice.facilitator.cache import CachedRenderer
+        from imago_voice.paths import voice_cache_dir
+
+        renderer = CachedRenderer(make_renderer(language), voice_cache_dir())
     engine = Engine(exercise, names, load_prompts(language, exercise), settings or EngineSettings())
     busy = 0.0
     prompts: list[tuple[float, str]] = []

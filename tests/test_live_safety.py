@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from imago_voice.demo import DIALOGUE_VOICES
-from imago_voice.facilitator.render import EspeakNgRenderer
 from tests.conftest import needs_espeak
-from tests.support.couple import CONSENT_LINES, Line, LiveCouple
+from tests.support.couple import CONSENT_LINES, Line, LiveCouple, session_voice
 
 pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]
 
@@ -31,10 +30,10 @@ def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, 
     from imago_voice.paths import models_dir
     from imago_voice.transcribe import WhisperTranscriber
 
-    couple = LiveCouple(SCRIPT, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakNgRenderer("en", RATE))
     log, room = tmp_path / "live.json", tmp_path / "room.wav"
     # a first session in this data folder: the first-session notice is said too (the models stay where they are)
     env = dict(pulse, IMAGO_VOICE_DATA=str(tmp_path / "data"), IMAGO_VOICE_MODELS=str(models_dir()))
+    couple = LiveCouple(SCRIPT, DIALOGUE_VOICES, tmp_path, pulse, renderer=session_voice(env, RATE))
     recorder = subprocess.Popen(["parecord", "--device=virt.monitor", "--channels=1", "--rate=16000",
                                  "--file-format=wav", str(room)], env=env)
     proc = subprocess.Popen(

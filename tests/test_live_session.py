@@ -13,8 +13,7 @@ import time
 import pytest
 
 from imago_voice.demo import DIALOGUE_SCRIPT, DIALOGUE_VOICES, scripted_session
-from tests.support.couple import CONSENT_LINES, LiveCouple
-from imago_voice.facilitator.render import EspeakNgRenderer
+from tests.support.couple import CONSENT_LINES, LiveCouple, session_voice
 from tests.conftest import needs_espeak, word_recall
 
 pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]
@@ -25,12 +24,19 @@ RATE = 170  # words per minute of the prompts: a little brisk, to keep the test 
 def test_a_simulated_couple_goes_through_a_whole_dialogue(pulse, tmp_path):
     # a log is kept, so the session first asks each of them whether their words may be kept: both say yes
     script = CONSENT_LINES + DIALOGUE_SCRIPT
-    couple = LiveCouple(script, DIALOGUE_VOICES, tmp_path, pulse, renderer=EspeakNgRenderer("en", RATE))
+    from imago_voice.paths import models_dir
+
+    # a data folder of its own (the first-session notice already given): the couple reads the session's
+    # rendered prompts from its cache, to know how long each lasts
+    env = dict(pulse, IMAGO_VOICE_DATA=str(tmp_path / "data"), IMAGO_VOICE_MODELS=str(models_dir()))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "first-session-notice-given").write_text("test\n")
+    couple = LiveCouple(script, DIALOGUE_VOICES, tmp_path, pulse, renderer=session_voice(env, RATE))
     log = tmp_path / "live.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0", "--channel", "Alex=1",
          "--rate", str(RATE), "--log", str(log), "--seconds", "600"],
-        env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         couple.run(proc.stdout, deadline=time.monotonic() + 900)
         proc.wait(timeout=120)

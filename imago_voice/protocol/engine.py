@@ -55,6 +55,7 @@ from imago_voice.protocol.events import (
     SafetyEvent,
     WaitFor,
 )
+from imago_voice.protocol.ahead import texts_ahead
 from imago_voice.protocol.exercises import ANYONE, EXERCISES
 from imago_voice.protocol.fidelity import mirror_fidelity
 from imago_voice.protocol.follow import Follow
@@ -205,6 +206,12 @@ class Engine(Walk, Follow, Guard):
     def rate(self) -> float:
         """The speaking rate, as a multiple of the configured base rate."""
         return self._rate
+
+    def texts_ahead(self) -> list[tuple[str, bool]]:
+        """The prompt texts this session may say that the names alone determine, as ``(text, slow)``,
+        most urgent first (for rendering them ahead; see :mod:`.ahead`)."""
+        return texts_ahead(self._prompts, self._participants, self._phrasing,
+                           [s.table for s in self._ex.steps.values()])
 
     @property
     def consent(self) -> bool | None:

@@ -34,18 +34,16 @@ class LiveCouple:
 
     REPEAT_AFTER = 4.0   # a prompt this long after a line that never became a turn is the facilitator asking again
     ASKED_AGAIN = re.compile(r"^Sorry, I did not catch that")
-    TURN = re.compile(r"^\s*[\d.]+\s+(\S+|\(unknown\)):\s")
+    TURN = re.compile(r"^\s*[\d.]+\s+([^\s(]\S*|\(unknown\)):\s")   # not "(consent: Sam: yes...)"
     PROMPT = re.compile(r"^\s*[\d.]+\s+>> (.*)$")
 
     def __init__(self, script: Sequence[Line], voices: dict[str, str], folder, env: dict, *,
                  renderer=None, crosstalk_db: float = -10.0, wait: float = 1.2, repeats: int = 1) -> None:
         import soundfile as sf
 
-        from imago_voice.facilitator.render import make_renderer
-
         names = list(voices)
         self.env, self.wait = env, wait
-        self.renderer = renderer or make_renderer("en")
+        self.renderer = renderer or session_voice(env)
         self.files = []
         for k, line in enumerate(script):
             clip = speak(line.text, voices[line.speaker])
@@ -108,6 +106,19 @@ class LiveCouple:
                 self.answered.append((time.monotonic(), None))
                 next_line += 1
                 busy_until = time.monotonic() + 1.6   # the facilitator needs a moment to hear and answer
+
+
+def session_voice(env: dict, rate: int = 150, voice: str | None = None):
+    """The voice a session started with ``env`` speaks with, reading the same cache of rendered prompts:
+    the couple knows how long each prompt lasts (the session stores a prompt before it prints it)."""
+    from pathlib import Path
+
+    from imago_voice.facilitator.cache import CachedRenderer
+    from imago_voice.facilitator.render import make_renderer
+    from imago_voice.paths import DATA_ENV, data_dir
+
+    folder = Path(env[DATA_ENV]) if env.get(DATA_ENV) else data_dir()
+    return CachedRenderer(make_renderer("en", rate, voice), folder / "voice-cache")
 
 
 _CHUNKS = {
