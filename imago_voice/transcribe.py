@@ -101,6 +101,12 @@ class WhisperTranscriber:
                  language: str = "en") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.path = resolve_model(model, language=language)
+        try:
+            from faster_whisper.tokenizer import _LANGUAGE_CODES as known
+        except ImportError:   # pragma: no cover - a faster-whisper without the table: let it judge
+            known = (language,)
+        if language not in known:
+            raise ModelError(f"Whisper does not know the language '{language}' (use a code such as en or es).")
         self.settings = settings or WhisperSettings()
         try:
             from faster_whisper import WhisperModel

