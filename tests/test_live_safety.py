@@ -24,6 +24,25 @@ SCRIPT = CONSENT_LINES + (
 )
 
 
+def _at_pauses(audio: np.ndarray, rate: int, longest: float = 25.0):
+    """(start, end) windows of at most ``longest`` seconds, each cut in the middle of the longest pause in
+    its second half (between two prompts, not between two words of one)."""
+    frame = int(0.03 * rate)
+    level = 10 * np.log10(np.array([np.mean(audio[i:i + frame] ** 2) + 1e-12 for i in range(0, len(audio), frame)]))
+    quiet = level < max(float(np.percentile(level, 95)) - 35.0, -70.0)
+    start, out = 0, []
+    while len(audio) - start > longest * rate:
+        lo, hi = (start + int(longest * rate / 2)) // frame, (start + int(longest * rate)) // frame
+        best, run, cut = 0, 0, hi
+        for k in range(lo, hi):
+            run = run + 1 if quiet[k] else 0
+            if run > best:
+                best, cut = run, k - run // 2
+        out.append((start, cut * frame))
+        start = cut * frame
+    return out + [(start, len(audio))]
+
+
 def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, tmp_path):
     import soundfile as sf
 
@@ -67,7 +86,8 @@ def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, 
     start = int(max(0.0, crisis[0]["at"] - 1.0) * rate)
     whisper = WhisperTranscriber()
     rest = np.asarray(audio[start:], np.float32)
-    heard = " ".join(whisper.transcribe(rest[i:i + 20 * rate]) for i in range(0, len(rest), 20 * rate))
+    # cut at pauses, never through a word (a 20 s window once cut "Suicide and Crisis | Lifeline" in two)
+    heard = " ".join(whisper.transcribe(rest[a:b]) for a, b in _at_pauses(rest, rate))
     digits = {"one": "1", "eight": "8", "nine": "9"}
     words = [digits.get(w, w) for w in heard.lower().replace(",", " ").replace(".", " ").replace("-", " ").split()]
     said_as = "".join(words)
