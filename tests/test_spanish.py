@@ -150,3 +150,18 @@ def test_an_unknown_language_is_one_plain_error_before_any_model_loads(capsys):
     with pytest.raises(ModelError, match="does not know the language 'xx'"):
         WhisperTranscriber(language="xx")
     assert main(["analyze", "missing.wav", "--language", "xx"]) != 0
+
+
+def test_the_echo_filter_and_the_answers_read_spanish_as_whisper_writes_it():
+    """Whisper writes Spanish with or without its accents and marks: both read the same."""
+    from imago_voice.facilitator.echo import is_echo
+    from imago_voice.protocol.intents import load_vocabulary, recognize_answer
+
+    prompt = "Alex, por favor repite lo que oíste. Con tus palabras, o con las palabras de Sam."
+    assert is_echo("Alex por favor repite lo que oiste", [prompt])
+    assert not is_echo("Si te entendí bien, dijiste que te sientes sola.", [prompt])
+    vocab = load_vocabulary("es")
+    for heard in ("Eso es todo.", "eso es todo", "Ya está.", "ya esta"):
+        assert recognize_answer(heard, vocab) == "done", heard
+    for heard in ("¡Sí!", "si claro", "Sí, claro."):
+        assert recognize_answer(heard, vocab) == "yes", heard
