@@ -91,8 +91,10 @@ def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, 
     digits = {"one": "1", "eight": "8", "nine": "9"}
     words = [digits.get(w, w) for w in heard.lower().replace(",", " ").replace(".", " ").replace("-", " ").split()]
     said_as = "".join(words)
-    # the lifeline and 911 must be heard; of "9, 8, 8" the small model sometimes hears only "in 8 8" from
-    # espeak-ng (the voice's own intelligibility, issue 11), so the last two digits are enough here
-    # and of "9, 1, 1" it has heard "I in one, one": the "1 1" after "danger" is enough for 911
+    # the numbers must be heard whole: 988 after "call or text", and 911 after "danger" (Piper's voice; with
+    # espeak-ng the small model heard only "in 8 8"). The name "Lifeline" is not required: in the room's
+    # long windows tiny.en has heard Piper's "Crisis Lifeline" as "crisis, fly, fly" in about one run in
+    # three, though it hears it in every clean render (noted in issue 11); "crisis" must be there
+    after_text = said_as.split("callortext", 1)[-1]
     after_danger = said_as.split("danger", 1)[-1]
-    assert "lifeline" in said_as and "88" in said_as and ("911" in said_as or "11" in after_danger), heard
+    assert "crisis" in said_as and after_text.startswith("988") and "911" in after_danger, heard
