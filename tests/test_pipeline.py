@@ -247,3 +247,38 @@ def test_each_turn_carries_how_loud_it_was(talk):
     assert loud[1].level - plain[1].level == pytest.approx(12.0, abs=0.5)
     assert loud[0].level == pytest.approx(plain[0].level, abs=0.1)
     assert loud[2].level == pytest.approx(plain[2].level, abs=0.1)
+
+
+def test_listening_early_reports_the_first_words_at_the_first_pause(talk):
+    """While the session asks for it (a prompt is playing), short speech is reported at its first pause,
+    before the turn's end is decided; speech that is already long at its first pause is not, and without
+    the request nothing is."""
+    from imago_voice.loop import EarlyWords
+
+    audio, truth = talk
+    asked = []
+    loop = VoiceLoop(transcriber=FakeTranscriber("pause"))
+    loop.listen_early = lambda t: asked.append(t) or t < truth[1].end + 0.5   # "prompts" over the first two lines
+    events = list(loop.run(src(audio)))
+    early = [e for e in events if isinstance(e, EarlyWords)]
+    turns = [e for e in events if isinstance(e, Turn)]
+    assert asked, "the loop never asked whether to listen early"
+    # the first line runs 3.4 s without a pause (longer than early_max, 2.5 s: no command), the second is
+    # 2.3 s, the third comes after the "prompts": only the second is reported early
+    assert len(turns) == 3 and len(early) == 1
+    (e,) = early
+    turn = turns[1]
+    assert e.start == turn.start and e.end == pytest.approx(turn.end, abs=0.05) and e.text == "pause"
+    assert events.index(e) < events.index(turn)      # (replayed fast, its `at` follows the worker, not the audio)
+    # a short command: "Pause." then silence, at the pace of a microphone. Reported at the first pause,
+    # 0.35 s after the speech, well before the end-of-turn silence (1 s) has passed
+    pause = speak("Pause.", "en+f2")
+    clip = np.concatenate([np.zeros(8000), pause, np.zeros(32000)]).astype(np.float32)[:, None]
+    loop = VoiceLoop(transcriber=FakeTranscriber("pause"))
+    loop.listen_early = lambda t: True
+    events = list(loop.run(FileSource("mem.wav", data=clip, realtime=True)))
+    (e,) = [e for e in events if isinstance(e, EarlyWords)]
+    (turn,) = [t for t in events if isinstance(t, Turn)]
+    assert turn.decided_at - e.at > 0.4, "the early words came no sooner than the turn"
+    # and none without the request
+    assert not [e for e in VoiceLoop(transcriber=FakeTranscriber("pause")).run(src(clip)) if isinstance(e, EarlyWords)]

@@ -60,3 +60,60 @@ def test_close_plays_what_is_queued_first(monkeypatch):
     handles = [player.play(CLIP) for _ in range(3)]
     assert player.close(timeout=5.0) is True
     assert [h.played for h in handles] == [True, True, True] and len(sd.played) == 3
+
+
+def test_stop_fades_the_prompt_out_and_drops_what_is_queued(monkeypatch):
+    player, sd = player_with(monkeypatch, ["ok"], realtime=True)
+    long = np.full(16000 * 3, 0.1, np.float32)      # 3 s
+    first, queued = player.play(long), player.play(CLIP)
+    time.sleep(0.5)
+    assert player.stop() is True
+    assert first.done.wait(2.0) and queued.done.wait(2.0)
+    assert first.played is False and first.error == "stopped"
+    assert queued.played is False and queued.error == "stopped"
+    heard = sd.played[0]
+    assert len(heard) < len(long) // 2, "the prompt played on after the stop"
+    # a short fade, not a click: the last blocks fall off gradually to silence
+    tail = np.abs(heard[-int(0.2 * 16000):])
+    assert tail[-1] == 0.0 and np.any((tail > 0.01) & (tail < 0.09))
+    # the next prompt plays whole, at full volume
+    after = player.play(CLIP)
+    assert after.done.wait(2.0) and after.played is True
+    assert np.isclose(np.abs(sd.played[-1][:1600]).max(), 0.1, atol=1e-3)
+    assert player.stop() is False                   # nothing playing now
+    player.close(timeout=2.0)
+
+
+def test_duck_plays_on_more_quietly_and_unduck_brings_it_back(monkeypatch):
+    player, sd = player_with(monkeypatch, ["ok"], realtime=True)
+    clip = np.full(16000 * 2, 0.1, np.float32)
+    handle = player.play(clip)
+    time.sleep(0.4)
+    player.duck()
+    time.sleep(0.6)
+    player.unduck()
+    assert handle.done.wait(4.0) and handle.played is True
+    level = np.abs(sd.played[0])
+    ducked = level[int(0.7 * 16000):int(0.9 * 16000)]
+    assert np.allclose(ducked, 0.1 * 10 ** (-15 / 20), rtol=0.05), "not 15 dB quieter while ducked"
+    assert np.isclose(level[int(1.6 * 16000)], 0.1, rtol=0.01), "not back to full volume after unduck"
+    player.close(timeout=2.0)
+
+
+def test_every_block_played_is_handed_to_the_echo_reference(monkeypatch):
+    from imago_voice.audio.echo_cancel import PlayedAudio
+
+    sd = FakeSoundDevice(["ok"], realtime=True)
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    played = PlayedAudio(keep=30.0)
+    player = SoundDevicePlayer(warm_up=False, reference=played)
+    ramp = np.linspace(0.0, 0.5, 8000, dtype=np.float32)
+    t = time.monotonic()
+    handle = player.play(ramp)
+    assert handle.done.wait(3.0) and handle.played
+    # blocks are stamped by sample count from the first one: read back, the clip is there whole, in order
+    got = played.read(t - 1.0, 16000 * 4)
+    start = int(np.flatnonzero(got)[0])
+    assert np.allclose(got[start:start + 8000 - 1], ramp[1:], atol=1e-6)
+    assert player.stamp_jumps == 0
+    player.close(timeout=2.0)

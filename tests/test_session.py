@@ -250,3 +250,121 @@ def test_when_nobody_could_be_told_apart_the_close_says_so():
     assert engine.balance_sentence().startswith("Today I could not tell your voices apart")
     engine.handle(TurnEnded("Sam", 4.0, 6.0, "One thing I value about you is your kindness."))
     assert engine.balance_sentence().startswith("Today Sam talked for less than a minute and Alex talked for")
+
+
+# ------------------------------------------------------------------------ barge-in, without hardware
+class _ReferencePlayer(_Player):
+    """A player that keeps an echo reference (so the session listens while it talks) and can be stopped."""
+
+    def __init__(self):
+        from imago_voice.audio.echo_cancel import PlayedAudio
+
+        super().__init__()
+        self.reference = PlayedAudio()
+        self.stops, self.ducks = 0, []
+
+    def stop(self):
+        busy = any(h.played is None for h in self.handles)
+        for h in self.handles:
+            if h.played is None:
+                h.finish(False, "stopped")
+        self.stops += 1
+        return busy
+
+    def busy_until(self):
+        import time
+
+        playing = [h.end for h in self.handles if h.played is None]
+        return max(playing) if playing else time.monotonic() - 1.0
+
+    def duck(self, db=None):
+        self.ducks.append("duck")
+
+    def unduck(self):
+        self.ducks.append("unduck")
+
+
+class _ScriptedLoop:
+    """Stands in for the voice loop: consumes the audio and yields the given events when their time comes."""
+
+    def __init__(self, events):
+        self.events, self.now = list(events), 0.0
+
+    def run(self, source):
+        for block in source:
+            self.now = block.t1
+            while self.events and _when(self.events[0]) <= self.now:
+                yield self.events.pop(0)
+        yield from self.events
+
+    def mute(self, t0, t1):
+        raise AssertionError("listening while the facilitator talks: the loop is never muted")
+
+
+def _when(event):
+    return getattr(event, "decided_at", None) or getattr(event, "end", None) or event.at
+
+
+class _LongRenderer(_Renderer):
+    def render(self, text):
+        return np.zeros(16000 * 20, np.float32)      # every prompt lasts 20 s
+
+
+def _barge_in_session(events):
+    from imago_voice.facilitator.session import Session
+    from imago_voice.protocol import Engine, load_prompts
+
+    engine = Engine("dialogue", ["Sam", "Alex"], load_prompts("en", "dialogue"))
+    player = _ReferencePlayer()
+    session = Session(engine, _ScriptedLoop(events), renderer=_LongRenderer(), player=player, live=True)
+    return session, engine, player
+
+
+def test_a_voice_command_over_a_prompt_stops_it_and_the_engine_acts_on_it():
+    from imago_voice.ledger import Turn
+    from imago_voice.protocol.events import SpeechStarted
+
+    events = [SpeechStarted("Sam", 1.0), Turn("Sam", 1.0, 1.4, "Pause.", decided_at=2.4)]
+    session, engine, player = _barge_in_session(events)
+    record = session.run(_lagging_source(3.0, lag=0.0))
+    assert player.stops == 1 and player.handles[0].error == "stopped"
+    assert player.ducks[:2] == ["duck", "unduck"]           # ducked as Sam began, back up when the turn ended
+    assert [b.command for b in record.barge_ins] == ["pause"]
+    assert record.barge_ins[0].said_until == 1.4
+    assert engine.paused                                      # the engine heard "pause" too
+    opening = record.prompts[0]
+    assert opening.end < 3.5                                  # the opening is recorded as cut where it stopped
+    assert 0 not in record.not_played                         # a stopped prompt is not a failure
+    assert session.log_dict("live", 3.0)["barge_ins"][0]["command"] == "pause"
+
+
+def test_speech_wholly_over_a_prompt_that_is_no_command_is_not_a_turn():
+    """What is left of the prompt's echo after cancellation can come out as 'Thank you.'; nobody can be
+    answered before the prompt ends anyway, so only commands count while it plays."""
+    from imago_voice.ledger import Turn
+
+    events = [Turn("Alex", 2.0, 2.6, "Thank you.", decided_at=3.6)]
+    session, engine, player = _barge_in_session(events)
+    record = session.run(_lagging_source(4.0, lag=0.0))
+    assert player.stops == 0 and not record.barge_ins
+    assert [t.text for t in record.echoes] == ["Thank you."]
+    assert session.ledger.turns == []
+
+
+def test_a_command_acts_at_its_first_pause_and_its_turn_is_not_taken_twice():
+    """Listening while it talks, the loop reports the first words at the first pause (0.35 s) rather than
+    after the end-of-turn silence (1 s): 'pause' stops the prompt then, and the turn that follows is the
+    same command, not a second one."""
+    from imago_voice.ledger import Turn
+    from imago_voice.loop import EarlyWords
+
+    events = [EarlyWords("Sam", 1.0, 1.4, "Pause.", at=1.8), Turn("Sam", 1.0, 1.4, "Pause.", decided_at=2.4)]
+    session, engine, player = _barge_in_session(events)
+    assert session.loop.listen_early is not None          # the session asks the loop to listen early
+    record = session.run(_lagging_source(3.0, lag=0.0))
+    assert player.stops == 1 and [b.command for b in record.barge_ins] == ["pause"]
+    assert record.barge_ins[0].said_until == 1.4
+    assert engine.paused
+    time_outs = [p.text for p in record.prompts if p.step == "commands"]
+    assert len(time_outs) == 1 and "time out" in time_outs[0], f"the pause was acted on twice: {time_outs}"
+    assert len(session.ledger.turns) == 1

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--device", help="input device (live)")
     se.add_argument("--output-device", help="output device for the prompts (live)")
     se.add_argument("--seconds", type=float, help="live: stop after this many seconds")
+    se.add_argument("--barge-in", action="store_true",
+                    help="live, experimental: listen while a prompt plays (echo cancellation with the played audio "
+                         "as reference; 'stop' or 'pause' said over a prompt stops it). Off by default: on the "
+                         "test sink, what is left of the prompt's echo can still come out as a short answer "
+                         "('yeah'), so do not use it where consent is asked (--log)")
     se.add_argument("--rate", type=int, default=150, help="speaking rate of the prompts, words per minute")
     se.add_argument("--voice", help=VOICE_HELP)
     se.add_argument("--chunk-limit", type=float, default=45.0, help="seconds a sender may talk before a gentle pause")

@@ -137,7 +137,11 @@ def _session_live(args, out, engine, channels) -> int:
     # guidance speaks nothing but a crisis stop, so it needs the voice too (and goes on without, if it must)
     renderer = _voice(args, engine)
     try:
-        player = SoundDevicePlayer(device(args.output_device))
+        # barge-in: the player keeps what it played, the echo canceller takes it out of the microphone
+        from imago_voice.audio.echo_cancel import PlayedAudio
+
+        player = SoundDevicePlayer(device(args.output_device),
+                                   reference=PlayedAudio() if getattr(args, "barge_in", False) else None)
     except ImagoError:
         if args.guide != "silent":
             raise

@@ -32,3 +32,21 @@ def _lcs(a: list[str], b: list[str]) -> int:
             cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
         prev = cur
     return prev[-1]
+
+
+def within_prompts(start: float, end: float, windows: Iterable[tuple[float, float]], tail: float = 0.3,
+                   lead: float = 0.8) -> bool:
+    """True when speech from ``start`` to ``end`` lies wholly inside the time a prompt played (each window
+    ``(t0, t1)`` plus ``tail`` for the room's echo). Listening while the facilitator talks (barge-in), such
+    speech is taken only if it is a voice command: what is left of the prompt's echo after cancellation
+    can sound to the recogniser like a short phrase ("Thank you.", "Okay."), and nothing else said wholly
+    over a prompt can be answered before the prompt ends. Speech that goes on past a prompt is a turn."""
+    merged: list[list[float]] = []
+    for t0, t1 in sorted(windows):
+        if merged and t0 <= merged[-1][1] + tail:     # prompts one after another: one stretch of echo
+            merged[-1][1] = max(merged[-1][1], t1)
+        else:
+            merged.append([t0, t1])
+    # a turn's start reaches back before its first voiced frame (the pre-roll and the onset look-back:
+    # up to 0.8 s), so speech that starts within ``lead`` before a prompt's echo starts in it
+    return any(t0 - lead <= start and end <= t1 + tail for t0, t1 in merged)

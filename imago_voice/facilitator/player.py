@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from imago_voice.audio.blocks import SAMPLE_RATE
+from imago_voice.audio.echo_cancel import JUMP
 from imago_voice.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,22 @@ class Playback:
     end: float
     played: bool | None = None
     error: str | None = None
+    heard: float | None = None   # when its first sample was really heard (from the device), once it started
     done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def finish(self, played: bool, error: str | None = None) -> None:
         self.played, self.error = played, error
         self.done.set()
+
+
+def heard_at(now: float, time_info) -> float:
+    """When the first sample of an output callback's block is heard, on the monotonic clock: ``now`` plus
+    how far ahead of the stream's current time PortAudio says the block reaches the device."""
+    try:
+        ahead = float(time_info.outputBufferDacTime) - float(time_info.currentTime)
+    except (AttributeError, TypeError, ValueError):
+        return now
+    return now + ahead if 0.0 <= ahead < 2.0 else now
 
 
 class Player(Protocol):
@@ -64,7 +76,7 @@ class SoundDevicePlayer:
     TAIL = 0.15       # seconds of silence after each clip, so the end of the last word is never cut
     WARM_UP = 0.5     # seconds of silence played when the player opens
 
-    def __init__(self, device: int | str | None = None, *, warm_up: bool = True) -> None:
+    def __init__(self, device: int | str | None = None, *, warm_up: bool = True, reference=None) -> None:
         try:
             import sounddevice as sd
         except OSError as exc:
@@ -76,6 +88,12 @@ class SoundDevicePlayer:
         except (ValueError, sd.PortAudioError) as exc:
             raise DeviceError(f"No output device {device!r}: {exc}. 'imago-voice devices' lists them.") from exc
         self.latency = float(info["default_low_output_latency"])
+        self.reference = reference   # a PlayedAudio (audio/echo_cancel.py): each block played, and when it is heard
+        self._gain = 1.0             # applied to what plays, ramped towards _target (ducking, stopping)
+        self._target = 1.0
+        self._generation = 0         # stop() moves it on: clips queued before are not played
+        self.stamp_jumps = 0         # times the device's clock jumped against the samples played (underruns)
+        self.stamp_error: collections.deque[float] = collections.deque(maxlen=2000)   # s, for diagnosis
         self.failures = 0
         self._busy_until = 0.0
         self._pending = 0          # clips queued or playing
@@ -103,8 +121,26 @@ class SoundDevicePlayer:
                 return playback
             self._pending += 1
             self._waiting.append((len(audio) / SAMPLE_RATE, now))
-            self._queue.put((audio, playback))
+            self._queue.put((audio, playback, self._generation))
             return playback
+
+    RAMP = 0.05       # seconds a change of volume takes (no click)
+    DUCK_DB = -15.0   # how much quieter a prompt plays while someone talks over it
+
+    def duck(self, db: float | None = None) -> None:
+        """Play on more quietly (someone has started to talk over the prompt)."""
+        self._target = 10 ** ((self.DUCK_DB if db is None else db) / 20)
+
+    def unduck(self) -> None:
+        self._target = 1.0
+
+    def stop(self) -> bool:
+        """Stop the prompt now (a short fade) and drop what is queued; True if anything was playing."""
+        with self._lock:
+            busy = self._pending > 0
+            self._generation += 1
+            self._target = 0.0
+        return busy
 
     def busy_until(self) -> float:
         """When everything queued will have played (wall clock), corrected as clips really start and end.
@@ -130,15 +166,23 @@ class SoundDevicePlayer:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            audio, playback = item
+            audio, playback, generation = item
             with self._lock:
                 self._waiting.popleft()
+                stopped = generation != self._generation
+                if not stopped and self._target == 0.0:   # a new prompt after a stop plays at full volume
+                    self._target = self._gain = 1.0
             try:
                 if self._abort.is_set():
                     playback.finish(False, "the player was closed before it played")
+                elif stopped:
+                    playback.finish(False, "stopped")
                 else:
-                    self._play_one(audio)
-                    playback.finish(not self._abort.is_set(), None if not self._abort.is_set() else "cut short")
+                    whole = self._play_one(audio, generation, playback)
+                    if self._abort.is_set():
+                        playback.finish(False, "cut short")
+                    else:
+                        playback.finish(whole, None if whole else "stopped")
             except Exception as exc:  # noqa: BLE001 - any failure: say so, count it, go on with the next
                 self.failures += 1
                 log.error("could not play a prompt: %s", exc)
@@ -153,20 +197,48 @@ class SoundDevicePlayer:
                     self._busy_until = t
                     self._idle.notify_all()
 
-    def _play_one(self, audio: np.ndarray) -> None:
+    def _play_one(self, audio: np.ndarray, generation: int = 0, playback: Playback | None = None) -> bool:
+        """Play one clip; False if it was stopped before its end."""
         sd = self._sd
         pos = 0
         finished = threading.Event()
         abort = self._abort
+        reference = self.reference
+        step = 1.0 / (self.RAMP * SAMPLE_RATE)
+        cut = False
+        anchor, done = None, 0   # when the clip's first sample is heard; samples handed over so far
 
         def callback(outdata, frames, time_info, status):
-            nonlocal pos
+            nonlocal pos, cut, anchor, done
             if abort.is_set():
                 raise sd.CallbackAbort
             n = min(frames, len(audio) - pos)
             outdata[:n, 0] = audio[pos:pos + n]
             outdata[n:] = 0
             pos += n
+            gain, target = self._gain, self._target
+            if gain != target or gain != 1.0:
+                ramp = np.clip(gain + np.sign(target - gain) * step * np.arange(1, frames + 1),
+                               min(gain, target), max(gain, target))
+                outdata[:, 0] *= ramp
+                self._gain = float(ramp[-1])
+            if playback is not None and playback.heard is None:
+                playback.heard = heard_at(time.monotonic(), time_info)
+            if reference is not None:
+                # timed by sample count from the clip's first block; PortAudio's own stamp jitters by
+                # milliseconds, which would smear the echo canceller's reference. A real jump (an underrun)
+                # moves the anchor.
+                measured = heard_at(time.monotonic(), time_info)
+                if anchor is None or abs(measured - (anchor + done / SAMPLE_RATE)) > JUMP:
+                    if anchor is not None:
+                        self.stamp_jumps += 1
+                    anchor = measured - done / SAMPLE_RATE
+                self.stamp_error.append(measured - (anchor + done / SAMPLE_RATE))
+                reference.add(anchor + done / SAMPLE_RATE, outdata[:, 0])
+            done += frames
+            if self._generation != generation and self._gain == 0.0:   # stopped, and faded out
+                cut = True
+                raise sd.CallbackStop
             if pos >= len(audio):
                 raise sd.CallbackStop
 
@@ -181,7 +253,9 @@ class SoundDevicePlayer:
                     return
                 if time.monotonic() > deadline:
                     raise DeviceError("the output device stopped playing")
-        log.debug("played a %.2f s clip in %.2f s", len(audio) / SAMPLE_RATE, time.monotonic() - t0)
+        log.debug("played a %.2f s clip in %.2f s%s", len(audio) / SAMPLE_RATE, time.monotonic() - t0,
+                  " (stopped)" if cut else "")
+        return not cut
 
     def close(self, timeout: float = 30.0) -> bool:
         """Let what is queued play out for at most ``timeout`` seconds, then stop (cutting the rest).

@@ -3,7 +3,7 @@ document (turns and figures from the ledger); and the recording with the prompts
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,6 +21,24 @@ class PromptRecord:
     key: str = ""
     end: float | None = None  # audio clock: when it should finish playing (live), else None
 
+    def cut(self, at: float) -> PromptRecord:
+        """This prompt, stopped at ``at`` (a voice command said over it)."""
+        return replace(self, end=at if self.end is None else min(self.end, at))
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """A voice command said over a prompt: when its words ended and when the prompt was stopped (audio
+    clock), and the command."""
+
+    command: str
+    said_until: float
+    stopped_at: float
+
+    @property
+    def reaction(self) -> float:
+        return self.stopped_at - self.said_until
+
 
 @dataclass
 class SessionRecord:
@@ -30,6 +48,7 @@ class SessionRecord:
     echoes: list[Turn] = field(default_factory=list)
     not_played: list[int] = field(default_factory=list)   # indexes into ``prompts`` that could not be played
     safety: list = field(default_factory=list)   # SafetyEvent actions, in order (never with words)
+    barge_ins: list[BargeIn] = field(default_factory=list)   # commands said over a prompt, and when it stopped
     ended: str | None = None
 
 
@@ -54,6 +73,9 @@ def log_document(engine, record: SessionRecord, audio: str, duration: float) -> 
     doc["balance_by_step"] = summary["by_step"]
     doc["paused"] = summary["paused"]
     doc["echoes_discarded"] = len(record.echoes)
+    if record.barge_ins:
+        doc["barge_ins"] = [{"command": b.command, "said_until": round(b.said_until, 3),
+                             "stopped_at": round(b.stopped_at, 3)} for b in record.barge_ins]
     doc["safety"] = [e.to_dict() for e in record.safety]
     doc["words_kept"] = engine.words_may_be_kept
     if engine.consents:

@@ -6,8 +6,11 @@ ledger), and, for a live session, a renderer and a player for the prompts. The e
 session carries its actions out (speak, show), keeps the loop from hearing the facilitator's own voice,
 and keeps a record of what was said (:class:`~imago_voice.facilitator.record.SessionRecord`).
 
-Live: prompts are played, and the loop is muted while each plays (plus a tail); a transcript that matches
-a prompt just spoken is discarded as an echo. The audio clock is mapped to the wall clock from each
+Live: prompts are played. With a player that keeps a reference of what it played (barge-in), the
+microphone is listened to all the time, after echo cancellation (:mod:`imago_voice.audio.echo_cancel`):
+speech that starts over a prompt ducks it, a voice command said over it stops it (and then acts), and
+other speech is kept as a turn. Without one, the loop is muted while each prompt plays (plus a tail).
+Either way a transcript that matches a prompt just spoken is discarded as an echo. The audio clock is mapped to the wall clock from each
 block's capture time (stamped in the microphone's callback), so the mute window lands where the prompt
 really is in the audio even when the loop runs behind. Replay: nothing is played or gated (a recording
 neither contains the prompts nor waits for them); prompts are recorded at the moment the engine would
@@ -16,19 +19,22 @@ have spoken them, on the recording's clock, and can be mixed into a copy of the 
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import numpy as np
 
 from imago_voice.audio.blocks import SAMPLE_RATE, AudioBlock
-from imago_voice.facilitator.echo import is_echo
-from imago_voice.facilitator.record import PromptRecord, SessionRecord, log_document
+from imago_voice.audio.echo_cancel import EchoTimes, cancel_echo
+from imago_voice.facilitator.echo import is_echo, within_prompts
+from imago_voice.facilitator.record import BargeIn, PromptRecord, SessionRecord, log_document
 from imago_voice.facilitator.render import SLOW
 from imago_voice.ledger import Overlap, Turn
-from imago_voice.loop import VoiceLoop
+from imago_voice.loop import EarlyWords, VoiceLoop
 from imago_voice.output import format_ledger
 from imago_voice.protocol import (
     ConsentGiven,
@@ -108,6 +114,15 @@ class Session:
         self._playing: list[tuple[int, object]] = []   # (prompt index, playback) not yet over
         self._started = False
         self._stop = False
+        # barge-in: listen while prompts play, the echo taken out with what the player says it played
+        self.played = getattr(player, "reference", None) if live else None
+        self._ducked = False
+        self._acted: dict[float, str] = {}   # start of speech whose early words already acted: the command
+        self.echo_times = EchoTimes()     # where the microphone really heard the prompts (barge-in)
+        self._placed: set[int] = set()     # prompts whose record was moved to when they were really heard
+        self._turn_starts: collections.deque[float] = collections.deque(maxlen=20)   # of the last turns handled
+        if self.played is not None:
+            self.loop.listen_early = self._prompt_at
 
     @property
     def ledger(self):
@@ -129,6 +144,8 @@ class Session:
     def run(self, source: Iterable[AudioBlock]) -> SessionRecord:
         """Run to the end of the source or of the exercise; the player is closed however it ends."""
         self._started = False
+        if self.played is not None:
+            source = cancel_echo(source, self.played, heard=self.echo_times)
         try:
             for event in self.loop.run(self._watch(source)):
                 self._carry_out(self._handle(event), _event_time(event, self.loop.now))
@@ -154,27 +171,102 @@ class Session:
                 self.on_tick(self.engine.snapshot(event.at), event.at)
             return actions
         if isinstance(event, (SpeechStarted, SpeechDropped)):
+            if self.played is not None:
+                self._duck(isinstance(event, SpeechStarted))
             return self.engine.handle(event)
         if isinstance(event, Turn):
             return self._turn(event)
+        if isinstance(event, EarlyWords):
+            return self._early(event)
         if isinstance(event, Overlap):
             return self.engine.handle(OverlapDetected(event, self.loop.now))
         return []
 
+    def _speaking(self) -> bool:
+        return self.player is not None and self.player.busy_until() > time.monotonic()
+
+    def _duck(self, on: bool) -> None:
+        """Someone started talking over a prompt: play it on more quietly; they stopped: as before."""
+        if on and not self._ducked and self._speaking():
+            self.player.duck()
+            self._ducked = True
+        elif not on and self._ducked:
+            self.player.unduck()
+            self._ducked = False
+
+    def _prompt_at(self, t: float) -> bool:
+        """(The loop asks) whether a prompt was playing at audio time ``t``, or is still to finish."""
+        return self._speaking() or self.echo_times.during(t, self.echo_tail) or \
+            any(p.at <= t <= p.end + self.echo_tail for p in self.record.prompts[-3:] if p.end is not None)
+
+    def _early(self, words: EarlyWords) -> list:
+        """The first words of speech over a prompt: a voice command acts now, not after the turn's end."""
+        command = self.engine.command_in(words.text)
+        seen = [*self._acted, *self._turn_starts]
+        if command is None or not self._speaking() or any(abs(t - words.start) < 0.05 for t in seen):
+            return []
+        self._acted[words.start] = command
+        self._stop_prompt(command, words.end)
+        self.on_line(f"{words.start:8.2f}  {words.speaker or '(unknown)'}: {words.text}")
+        return self.engine.handle(TurnEnded(words.speaker, words.start, words.end, words.text))
+
+    def _already_acted(self, turn: Turn) -> bool:
+        """The turn whose first words already acted as a command (the same command, nothing more)."""
+        for start, command in list(self._acted.items()):
+            if abs(start - turn.start) < 0.05:
+                del self._acted[start]
+                return bool(turn.text) and self.engine.command_in(turn.text) == command
+        return False
+
+    def _barge_in(self, turn: Turn) -> None:
+        """A turn said while a prompt plays: a voice command stops the prompt before the engine acts on it."""
+        command = self.engine.command_in(turn.text or "") if turn.text else None
+        if command is not None and self._speaking():
+            self._stop_prompt(command, turn.end)
+        self._duck(False)
+
+    def _stop_prompt(self, command: str, said_until: float) -> None:
+        if self.player.stop():
+            stopped = self._clock.to_audio(time.monotonic())
+            self.record.barge_ins.append(BargeIn(command, said_until, round(stopped, 3)))
+            log.info("a voice command over a prompt (%s): stopped it %.2f s after the words ended",
+                     command, stopped - said_until)
+            for index, playback in self._playing:   # what was cut ends where it was cut
+                if index < len(self.record.prompts) and (playback.played is None or playback.error == "stopped"):
+                    self.record.prompts[index] = self.record.prompts[index].cut(round(stopped, 3))
+        self._duck(False)
+
     def _extend_mute(self) -> None:
         """Playback can start later than planned: keep deaf until the prompts have really played out."""
-        if self.live and self.player is not None:
+        if self.live and self.player is not None and self.played is None:
             now_wall = time.monotonic()
             until = self.player.busy_until()
             if until > now_wall:
                 self.loop.mute(self._clock.to_audio(now_wall), self._clock.to_audio(until) + self.echo_tail)
 
+    def _place(self, index: int, playback) -> None:
+        """Listening while it talks, a prompt's record follows when it was really heard (the device says,
+        once it starts), not when it was planned: the echo filters go by it."""
+        heard = getattr(playback, "heard", None)
+        if self.played is None or heard is None or index in self._placed or index >= len(self.record.prompts):
+            return
+        self._placed.add(index)
+        delta = heard - playback.start
+        if abs(delta) > 0.02:
+            rec = self.record.prompts[index]
+            self.record.prompts[index] = replace(rec, at=round(rec.at + delta, 3),
+                                                 end=None if rec.end is None else round(rec.end + delta, 3))
+            log.debug("prompt %d was heard %+.2f s from when it was planned", index, delta)
+
     def _check_playback(self) -> None:
         """Prompts that could not be played are recorded as such, and the loop listens again at once."""
         still = []
         for index, playback in self._playing:
+            self._place(index, playback)
             if playback.played is None:
                 still.append((index, playback))
+            elif not playback.played and playback.error == "stopped":
+                pass    # stopped by a voice command said over it (record.barge_ins)
             elif not playback.played:
                 if index not in self.record.not_played:   # a prompt played in parts counts once
                     self.record.not_played.append(index)
@@ -191,13 +283,31 @@ class Session:
         return actions
 
     def _turn(self, turn: Turn) -> list:
+        self._turn_starts.append(turn.start)
+        for index, playback in self._playing:    # the prompts' times as the device played them
+            self._place(index, playback)
         # prompts that were playing when this turn began (an echo starts with the prompt, an answer after it)
         recent = [p.text for p in self.record.prompts
                   if p.at - 0.5 <= turn.start <= (p.end if p.end is not None else p.at + 30.0) + 0.5]
         if self.live and is_echo(turn.text, recent):
             self.record.echoes.append(turn)
             log.info("discarded an echo of a prompt: %r", turn.text)
+            if self.played is not None:
+                self._duck(False)
             return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
+        if self.played is not None:
+            if self._already_acted(turn):
+                log.info("the voice command %r was acted on at its first pause", turn.text)
+                return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
+            # where the echo really was (lined up by the canceller), and where the prompts were planned
+            windows = self.echo_times.windows() + [(p.at, p.end) for p in self.record.prompts if p.end is not None]
+            if within_prompts(turn.start, turn.end, windows, self.echo_tail) and \
+                    (not turn.text or self.engine.command_in(turn.text) is None):
+                self.record.echoes.append(turn)
+                log.info("discarded speech heard wholly over a prompt (not a command): %r", turn.text)
+                self._duck(False)
+                return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
+            self._barge_in(turn)
         who = turn.speaker or "(unknown)"
         self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
         screen = self.screen(turn.text) if self.screen is not None and turn.text else None
@@ -255,7 +365,7 @@ class Session:
                 if start is None:
                     start = self._clock.to_audio(playback.start)
                 end = self._clock.to_audio(playback.end)
-                if self.live:
+                if self.live and self.played is None:
                     # hear nothing from now until the prompt has played out, plus a tail for the room
                     self.loop.mute(self._clock.to_audio(time.monotonic()) - 0.1, end + self.echo_tail)
                 self._playing.append((len(self.record.prompts), playback))

@@ -7,6 +7,6 @@
     voice_loop.py  VoiceLoop: the stages wired together, the same for a file and a microphone
 """
 
-from imago_voice.loop.voice_loop import LoopEvent, LoopSettings, TurnTiming, VoiceLoop
+from imago_voice.loop.voice_loop import EarlyWords, LoopEvent, LoopSettings, TurnTiming, VoiceLoop
 
-__all__ = ["LoopEvent", "LoopSettings", "TurnTiming", "VoiceLoop"]
+__all__ = ["EarlyWords", "LoopEvent", "LoopSettings", "TurnTiming", "VoiceLoop"]

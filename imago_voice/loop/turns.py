@@ -42,6 +42,7 @@ class OpenTurn:
     pending_from: float = 0.0
     chunks: list[Chunk] = field(default_factory=list)
     speculative: Chunk | None = None
+    early: bool = False          # its first words were reported early (VoiceLoop.listen_early): once only
 
     def __post_init__(self) -> None:
         self.pending_from = self.start

@@ -39,8 +39,24 @@ from imago_voice.transcribe import Transcriber, TranscriptionWorker
 
 log = logging.getLogger(__name__)
 
+
+
+@dataclass(frozen=True)
+class EarlyWords:
+    """What the first words of a turn still open were heard as, at its first pause (``start`` to ``end``,
+    audio clock), while the loop was asked to listen early (``VoiceLoop.listen_early``: a prompt is playing).
+    The turn itself follows as usual when it ends; this lets a voice command said over a prompt act before
+    the end-of-turn silence has passed. The transcript is the one the loop starts at every pause anyway."""
+
+    speaker: str | None
+    start: float
+    end: float
+    text: str
+    at: float
+
+
 #: What the loop yields.
-LoopEvent = SpeechStarted | SpeechDropped | Tick | Turn | Overlap
+LoopEvent = SpeechStarted | SpeechDropped | Tick | Turn | Overlap | EarlyWords
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class LoopSettings:
     tick: float = 0.0           # yield a Tick this often (seconds of audio); 0: never
     voice_margin: float = 0.05  # channels + voiceprints: another voice must match this much better to drop
     wait_for_text: bool = False  # replay: deliver each turn at the audio time its end was decided (deterministic)
+    early_max: float = 2.5      # listening early: only speech this short at its first pause (a command) is reported
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,10 @@ class VoiceLoop:
         self._muted: list[tuple[float, float]] = []
         self._next_tick = self.settings.tick
         self._dropped: list[SpeechDropped] = []
+        #: ``listen_early(t) -> bool``: report :class:`EarlyWords` for speech paused at audio time ``t``
+        #: (the session: while a prompt plays). None: never.
+        self.listen_early = None
+        self._early: list[tuple[_Stream, OpenTurn, Chunk]] = []
 
     def mute(self, t0: float, t1: float) -> None:
         """Hear nothing between two audio times (the facilitator's own voice is playing then)."""
@@ -174,11 +195,15 @@ class VoiceLoop:
                     yield from self._frame(sample, frame)
                     # everything is timed by frames, never by blocks: the events, their order and the
                     # ticks are the same whatever the block size of the source
+                    if self._early:     # before the turns: a turn's early words never come after it
+                        yield from self._early_words()
                     if self._pending:
                         yield from self._ready(block=wait)
                     if self.settings.tick > 0 and self.now >= self._next_tick - 1e-9:
                         yield Tick(round(self.now, 3))
                         self._next_tick = self.now + self.settings.tick
+                if self._early:
+                    yield from self._early_words()
                 if self._pending:
                     yield from self._ready(block=wait)
                 self._trim()
@@ -186,6 +211,7 @@ class VoiceLoop:
                 for ev in stream.segmenter.flush(self.now):
                     self._segment_event(stream, ev)
             yield from self._drain_dropped()
+            self._early.clear()     # the audio is over: what is left comes as turns
             yield from self._ready(block=True)
         except KeyboardInterrupt:
             interrupted = True
@@ -249,6 +275,12 @@ class VoiceLoop:
             return None
         if ev.kind == "pause":
             op.paused(ev.end, self.settings.commit_chunk)
+            spec = op.speculative
+            if spec is not None and spec.future is not None and not op.chunks and not op.early \
+                    and self.listen_early is not None and ev.end - op.start <= self.settings.early_max \
+                    and self.listen_early(ev.end):
+                op.early = True     # the first pause only: what follows belongs to the turn
+                self._early.append((stream, op, spec))
         elif ev.kind == "resume":
             op.resumed()
         elif ev.kind == "end":
@@ -268,6 +300,21 @@ class VoiceLoop:
             stream.open = None
             self._dropped.append(SpeechDropped(stream.speaker, ev.at))
         return None
+
+    def _early_words(self) -> Iterator[EarlyWords]:
+        """The first pauses' transcripts that are ready (only once each; none for speech that went on)."""
+        still = []
+        for stream, op, chunk in self._early:
+            future = chunk.future
+            if future.cancelled():
+                continue
+            if not future.done():
+                still.append((stream, op, chunk))
+                continue
+            text, _ = self._result(future, transcript=True)
+            if text:
+                yield EarlyWords(stream.speaker, op.start, chunk.t1, text, round(self.now, 3))
+        self._early = still
 
     def _speakers(self) -> ThreadPoolExecutor:
         if self._speaker_pool is None:

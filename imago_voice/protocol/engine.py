@@ -207,6 +207,11 @@ class Engine(Walk, Follow, Guard):
         """The speaking rate, as a multiple of the configured base rate."""
         return self._rate
 
+    def command_in(self, text: str) -> str | None:
+        """The voice command ``text`` is (in the session's language), or None: what a session needs to know
+        about words said over a prompt before the engine hears them."""
+        return intents.recognize_command(text, self._vocab)
+
     def texts_ahead(self) -> list[tuple[str, bool]]:
         """The prompt texts this session may say that the names alone determine, as ``(text, slow)``,
         most urgent first (for rendering them ahead; see :mod:`.ahead`)."""

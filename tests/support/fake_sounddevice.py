@@ -9,6 +9,7 @@ non-PortAudio error, ``"portaudio"`` fails with a ``PortAudioError``, ``"hang"``
 from __future__ import annotations
 
 import threading
+import types
 import time
 
 import numpy as np
@@ -63,15 +64,20 @@ class FakeSoundDevice:
                 if self.mode == "hang":
                     return
                 out, got = np.zeros((160, 1), np.float32), []
+                t_start, done = time.monotonic(), 0
                 while not self._stop.is_set():
+                    # like PortAudio's: the block reaches the DAC by the stream's sample clock, 20 ms ahead
+                    now = time.monotonic()
+                    info = types.SimpleNamespace(currentTime=now, outputBufferDacTime=t_start + 0.02 + done / self.rate)
+                    done += 160
                     try:
-                        self.callback(out, 160, None, None)
+                        self.callback(out, 160, info, None)
                         got.append(out[:, 0].copy())
                     except (CallbackStop, CallbackAbort):
                         got.append(out[:, 0].copy())
                         break
-                    if sd.realtime:
-                        time.sleep(160 / self.rate)
+                    if sd.realtime:   # paced by the sample clock, as a device is
+                        time.sleep(max(0.0, t_start + done / self.rate - time.monotonic()))
                 sd.played.append(np.concatenate(got) if got else np.zeros(0, np.float32))
                 self.finished()
 
