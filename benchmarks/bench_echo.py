@@ -14,7 +14,7 @@ Methods, on the same audio:
   all (the ceiling).
 * **linear**: imago-voice's own canceller (``audio/echo_cancel.py``: a two-path partitioned-block
   frequency-domain adaptive filter, no non-linear suppression), without and with its gate (blocks no louder
-  than the echo it leaves behind are lowered 30 dB; a voice above that passes whole). Its step size, length
+  than the echo it leaves behind are lowered 60 dB; a voice 14 dB above that passes whole). Its step size, length
   and gate were chosen on laptops 0-2; the figures are from laptops 10-15.
 * **AEC**: WebRTC's audio processing module (``livekit`` ``rtc.AudioProcessingModule``, echo cancellation
   and the high-pass filter, 10 ms frames), with the exact played signal as its reference (the best case:
