@@ -29,7 +29,7 @@ mic = sd.InputStream(samplerate=SR, channels=1, dtype="float32", callback=callba
 mic.start()
 time.sleep(0.5)
 player = SoundDevicePlayer()
-player.wait_idle()                    # its warm-up clip absorbs the late start of a first stream
+player.wait_idle()                    # its warm-up absorbs the late start of a first stream
 tone = (0.4 * np.sin(2 * np.pi * 700 * np.arange(int(0.6 * SR)) / SR)).astype(np.float32)
 said = []
 for k in range(3):
@@ -51,8 +51,11 @@ print(json.dumps({"said": said, "heard": heard}))
 """
 
 
-def test_the_player_knows_when_a_prompt_has_really_played(pulse):
-    out = subprocess.run([sys.executable, "-c", CHILD], env=pulse, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("server_latency_ms", [None, "200"])
+def test_the_player_knows_when_a_prompt_has_really_played(pulse, server_latency_ms):
+    # with a long server latency, a stream opened for each prompt used to lose the prompt's first 200 ms
+    env = dict(pulse, **({"PULSE_LATENCY_MSEC": server_latency_ms} if server_latency_ms else {}))
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     said, heard = doc["said"], doc["heard"]
@@ -63,7 +66,7 @@ def test_the_player_knows_when_a_prompt_has_really_played(pulse):
         # and it does not keep the room deaf for long after the prompt ended
         assert s["busy_until"] - h["end"] < 0.5, doc
         # the whole tone was heard, not cut at either end
-        assert h["end"] - h["start"] == pytest.approx(0.6, abs=0.06), doc
+        assert h["end"] - h["start"] == pytest.approx(0.6, abs=0.02), doc
         # it started about when the player planned it (the first stream used to be 1.5 s late)
-        assert abs(h["start"] - s["planned_start"]) < 0.3, doc
+        assert abs(h["start"] - s["planned_start"]) < 0.1, doc
         assert s["played"] is True, doc

@@ -54,7 +54,7 @@ def _record(args, out):
     renderer = make_renderer(lang)
     player = SoundDevicePlayer(device(args.output_device))
     try:
-        player.wait_idle(timeout=10.0)   # the warm-up clip, so the guidance and its tone are heard on time
+        player.wait_idle(timeout=10.0)   # the warm-up, so the guidance and its tone are heard on time
         guide = ENROLL_GUIDE[lang].format(name=args.name, seconds=int(args.seconds))
         print(guide, file=out, flush=True)
         t = np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE

@@ -133,7 +133,7 @@ def _session_live(args, out, engine, channels) -> int:
     from imago_voice.errors import ImagoError
     from imago_voice.facilitator.player import SoundDevicePlayer
 
-    # opened first: its warm-up clip plays while the model loads, so the opening is spoken on time. Silent
+    # opened first: its warm-up plays while the model loads, so the opening is spoken on time. Silent
     # guidance speaks nothing but a crisis stop, so it needs the voice too (and goes on without, if it must)
     renderer = _voice(args, engine)
     try:

@@ -1,9 +1,10 @@
 """A stand-in for the ``sounddevice`` module: output streams that play, fail, or hang, on a thread.
 
 Install it with ``monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(...))``.
-``modes`` is a list of what each new output stream does, in order (the last repeats): ``"ok"`` plays the
-clip (fast, or paced in real time with ``realtime=True``), ``"raise"`` fails when opened with a
-non-PortAudio error, ``"portaudio"`` fails with a ``PortAudioError``, ``"hang"`` never finishes.
+``modes`` is a list of what each new output stream does, in order (the last repeats): ``"ok"`` plays,
+paced in real time by its sample clock as a device is, until it is stopped; ``"raise"`` fails when opened
+with a non-PortAudio error, ``"portaudio"`` fails with a ``PortAudioError``, ``"hang"`` never asks for a
+block. ``heard()`` is everything the streams have played so far, one after another.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ class FakeSoundDevice:
     CallbackStop = CallbackStop
     CallbackAbort = CallbackAbort
 
-    def __init__(self, modes=("ok",), realtime: bool = False) -> None:
+    def __init__(self, modes=("ok",)) -> None:
         self.modes = list(modes)
-        self.realtime = realtime
         self.opened = 0
-        self.played: list[np.ndarray] = []
+        self.blocks: list[np.ndarray] = []
+        self._lock = threading.Lock()
         sd = self
 
         class OutputStream:
@@ -50,20 +51,18 @@ class FakeSoundDevice:
                 self.mode, self.rate, self.callback, self.finished = mode, samplerate, callback, finished_callback
                 self._stop = threading.Event()
 
-            def __enter__(self):
+            def start(self):
                 threading.Thread(target=self._run, daemon=True).start()
-                return self
-
-            def __exit__(self, *exc):
-                self._stop.set()
 
             def abort(self):
                 self._stop.set()
 
+            stop = close = abort
+
             def _run(self):
                 if self.mode == "hang":
                     return
-                out, got = np.zeros((160, 1), np.float32), []
+                out = np.zeros((160, 1), np.float32)
                 t_start, done = time.monotonic(), 0
                 while not self._stop.is_set():
                     # like PortAudio's: the block reaches the DAC by the stream's sample clock, 20 ms ahead
@@ -72,16 +71,19 @@ class FakeSoundDevice:
                     done += 160
                     try:
                         self.callback(out, 160, info, None)
-                        got.append(out[:, 0].copy())
                     except (CallbackStop, CallbackAbort):
-                        got.append(out[:, 0].copy())
                         break
-                    if sd.realtime:   # paced by the sample clock, as a device is
-                        time.sleep(max(0.0, t_start + done / self.rate - time.monotonic()))
-                sd.played.append(np.concatenate(got) if got else np.zeros(0, np.float32))
+                    finally:
+                        with sd._lock:
+                            sd.blocks.append(out[:, 0].copy())
+                    time.sleep(max(0.0, t_start + done / self.rate - time.monotonic()))
                 self.finished()
 
         self.OutputStream = OutputStream
+
+    def heard(self) -> np.ndarray:
+        with self._lock:
+            return np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
 
     @staticmethod
     def query_devices(device=None, kind=None):
