@@ -167,6 +167,26 @@ def test_commands(language, text, expected):
     assert recognize_command(text, VOCAB[language]) == expected
 
 
+@pytest.mark.parametrize("language,text,expected", [
+    ("en", "Wait.", "wait"),
+    ("en", "Wait, wait.", "wait"),
+    ("en", "Hold on, please.", "wait"),
+    ("en", "Hang on.", "wait"),
+    ("en", "Just a moment.", "wait"),
+    ("en", "Stop.", "stop"),                    # the commands still count over a prompt
+    ("en", "Could you repeat that?", "repeat"),
+    ("en", "Wait, there is more I want to say.", None),   # a sentence, not a hold
+    ("en", "I had to wait for you for an hour.", None),
+    ("es", "¡Espera!", "wait"),
+    ("es", "Un momento, por favor.", "wait"),
+    ("es", "Espera a que termine de hablar contigo.", None),
+])
+def test_holds_count_over_a_prompt_only(language, text, expected):
+    assert recognize_command(text, VOCAB[language], over_prompt=True) == expected
+    if expected == "wait":
+        assert recognize_command(text, VOCAB[language]) is None   # not a command in the dialogue
+
+
 @pytest.mark.parametrize(
     "text,names",
     [

@@ -368,3 +368,21 @@ def test_a_command_acts_at_its_first_pause_and_its_turn_is_not_taken_twice():
     time_outs = [p.text for p in record.prompts if p.step == "commands"]
     assert len(time_outs) == 1 and "time out" in time_outs[0], f"the pause was acted on twice: {time_outs}"
     assert len(session.ledger.turns) == 1
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_wait_over_a_prompt_stops_it_and_the_engine_just_waits(early):
+    """'Wait' is no command in the dialogue (after 'is there more?' it means there is more), but said over
+    a prompt it stops the prompt, and nothing else happens: the step and the floor stay as they were."""
+    from imago_voice.ledger import Turn
+    from imago_voice.loop import EarlyWords
+
+    events = [Turn("Sam", 1.0, 1.4, "Wait.", decided_at=2.4)]
+    if early:
+        events.insert(0, EarlyWords("Sam", 1.0, 1.4, "Wait.", at=1.8))
+    session, engine, player = _barge_in_session(events)
+    record = session.run(_lagging_source(3.0, lag=0.0))
+    assert player.stops == 1 and [b.command for b in record.barge_ins] == ["wait"]
+    assert not engine.paused and not engine.ended and engine.snapshot(3.0).step == "opening"
+    assert all(p.at < 1.0 for p in record.prompts)       # nothing was said after it: it waits
+    assert session.ledger.turns == [] or all(t.text == "Wait." for t in session.ledger.turns)

@@ -60,7 +60,8 @@ def log_document(engine, record: SessionRecord, audio: str, duration: float) -> 
     doc = session_dict(audio, duration, engine.ledger)
     doc["exercise"] = engine.exercise
     doc["guide"] = engine.guide
-    doc["prompts"] = [{"at": p.at, "step": p.step, "key": p.key, "to": p.to, "text": p.text} for p in record.prompts]
+    doc["prompts"] = [{"at": p.at, "step": p.step, "key": p.key, "to": p.to, "text": p.text, "end": p.end}
+                      for p in record.prompts]
     # where the step tracker put each turn, and whether the engine followed it there
     doc["placements"] = [p.to_dict() for p in engine.placements]
     if record.not_played:

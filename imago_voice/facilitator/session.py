@@ -31,7 +31,12 @@ import numpy as np
 from imago_voice.audio.blocks import SAMPLE_RATE, AudioBlock
 from imago_voice.audio.echo_cancel import EchoTimes, cancel_echo
 from imago_voice.facilitator.echo import is_echo, within_prompts
-from imago_voice.facilitator.record import BargeIn, PromptRecord, SessionRecord, log_document
+from imago_voice.facilitator.record import (
+    BargeIn,
+    PromptRecord,
+    SessionRecord,
+    log_document,
+)
 from imago_voice.facilitator.render import SLOW
 from imago_voice.ledger import Overlap, Turn
 from imago_voice.loop import EarlyWords, VoiceLoop
@@ -53,6 +58,7 @@ from imago_voice.protocol import (
     TurnEnded,
     TurnPlaced,
 )
+from imago_voice.protocol.intents import HOLD
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +207,15 @@ class Session:
 
     def _early(self, words: EarlyWords) -> list:
         """The first words of speech over a prompt: a voice command acts now, not after the turn's end."""
-        command = self.engine.command_in(words.text)
+        command = self.engine.command_in(words.text, over_prompt=True)
         seen = [*self._acted, *self._turn_starts]
         if command is None or not self._speaking() or any(abs(t - words.start) < 0.05 for t in seen):
             return []
         self._acted[words.start] = command
         self._stop_prompt(command, words.end)
         self.on_line(f"{words.start:8.2f}  {words.speaker or '(unknown)'}: {words.text}")
+        if command == HOLD:   # the prompt is quiet now; the engine waits for them as it was
+            return []
         return self.engine.handle(TurnEnded(words.speaker, words.start, words.end, words.text))
 
     def _already_acted(self, turn: Turn) -> bool:
@@ -215,15 +223,18 @@ class Session:
         for start, command in list(self._acted.items()):
             if abs(start - turn.start) < 0.05:
                 del self._acted[start]
-                return bool(turn.text) and self.engine.command_in(turn.text) == command
+                return bool(turn.text) and self.engine.command_in(turn.text, over_prompt=True) == command
         return False
 
-    def _barge_in(self, turn: Turn) -> None:
-        """A turn said while a prompt plays: a voice command stops the prompt before the engine acts on it."""
-        command = self.engine.command_in(turn.text or "") if turn.text else None
-        if command is not None and self._speaking():
+    def _barge_in(self, turn: Turn) -> str | None:
+        """A turn said while a prompt plays: a voice command stops the prompt before the engine acts on it
+        (the command, if it stopped one)."""
+        command = self.engine.command_in(turn.text or "", over_prompt=True) if turn.text else None
+        stopped = command is not None and self._speaking()
+        if stopped:
             self._stop_prompt(command, turn.end)
         self._duck(False)
+        return command if stopped else None
 
     def _stop_prompt(self, command: str, said_until: float) -> None:
         if self.player.stop():
@@ -301,13 +312,17 @@ class Session:
                 return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
             # where the echo really was (lined up by the canceller), and where the prompts were planned
             windows = self.echo_times.windows() + [(p.at, p.end) for p in self.record.prompts if p.end is not None]
-            if within_prompts(turn.start, turn.end, windows, self.echo_tail) and \
-                    (not turn.text or self.engine.command_in(turn.text) is None):
+            over = within_prompts(turn.start, turn.end, windows, self.echo_tail)
+            command = self.engine.command_in(turn.text, over_prompt=True) if turn.text else None
+            if over and command is None:
                 self.record.echoes.append(turn)
                 log.info("discarded speech heard wholly over a prompt (not a command): %r", turn.text)
                 self._duck(False)
                 return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
-            self._barge_in(turn)
+            # "wait" over a prompt: the prompt stops; the engine is not told (after one, it means "more")
+            if self._barge_in(turn) == HOLD or (over and command == HOLD):
+                self.on_line(f"{turn.start:8.2f}  {turn.speaker or '(unknown)'}: {turn.text}")
+                return self.engine.handle(SpeechDropped(turn.speaker, turn.end))
         who = turn.speaker or "(unknown)"
         self.on_line(f"{turn.start:8.2f}  {who}: {turn.text or ''}")
         screen = self.screen(turn.text) if self.screen is not None and turn.text else None

@@ -207,10 +207,12 @@ class Engine(Walk, Follow, Guard):
         """The speaking rate, as a multiple of the configured base rate."""
         return self._rate
 
-    def command_in(self, text: str) -> str | None:
+    def command_in(self, text: str, over_prompt: bool = False) -> str | None:
         """The voice command ``text`` is (in the session's language), or None: what a session needs to know
-        about words said over a prompt before the engine hears them."""
-        return intents.recognize_command(text, self._vocab)
+        about words said over a prompt before the engine hears them. ``over_prompt``: said while a prompt
+        plays, where "wait" (:data:`~.intents.HOLD`) counts too (the session stops the prompt; the engine is
+        not told)."""
+        return intents.recognize_command(text, self._vocab, over_prompt)
 
     def texts_ahead(self) -> list[tuple[str, bool]]:
         """The prompt texts this session may say that the names alone determine, as ``(text, slow)``,

@@ -34,6 +34,9 @@ PAUSE, RESUME, REPEAT, NEXT, BACK, SLOWER, FASTER, STOP = (
     "pause", "resume", "repeat", "next", "back", "slower", "faster", "stop",
 )
 COMMANDS: tuple[str, ...] = (PAUSE, RESUME, REPEAT, NEXT, BACK, SLOWER, FASTER, STOP)
+#: Said over a prompt only ("wait", "hold on"): the prompt stops and the facilitator waits. Not a command
+#: otherwise: "wait" after "is there more?" is the sender saying there is more.
+HOLD = "wait"
 
 _UNSURE = "unsure"  # "not sure", "maybe": a match that makes an answer unclear on purpose
 
@@ -72,6 +75,7 @@ class Vocabulary:
     max_addressed_words: int = 12
     places: Mapping[str, tuple[Phrase, ...]] = field(default_factory=lambda: MappingProxyType({}))
     place_leads: tuple[Phrase, ...] = ()
+    holds: tuple[Phrase, ...] = ()     # phrases of :data:`HOLD`
 
     @classmethod
     def from_mapping(cls, language: str, data: Mapping[str, object], where: str = "the vocabulary") -> Vocabulary:
@@ -111,7 +115,9 @@ class Vocabulary:
         leads = phrases(data["place_leads"], "place_leads") if "place_leads" in data else ()
         if places and not leads:
             raise PromptError(f"In {where}, 'places' needs 'place_leads' (\"we are at\", \"back to\"...).")
+        holds = phrases(data["hold"], "hold") if "hold" in data else ()
         return cls(
+            holds=holds,
             places=MappingProxyType(places),
             place_leads=leads,
             language=language,
@@ -154,8 +160,9 @@ def recognize_answer(text: str, vocabulary: Vocabulary, allowed: Iterable[str] |
     return None
 
 
-def recognize_command(text: str, vocabulary: Vocabulary) -> str | None:
-    """The voice command ``text`` gives (one of :data:`COMMANDS`), or ``None``.
+def recognize_command(text: str, vocabulary: Vocabulary, over_prompt: bool = False) -> str | None:
+    """The voice command ``text`` gives (one of :data:`COMMANDS`; with ``over_prompt``, said while a prompt
+    plays, also :data:`HOLD`), or ``None``.
 
     A command counts when the utterance is its phrase plus filler words only (and at most
     ``max_command_words`` words), or when it names a wake word and has at most ``max_addressed_words``.
@@ -164,8 +171,11 @@ def recognize_command(text: str, vocabulary: Vocabulary) -> str | None:
     if not tokens:
         return None
     found: list[tuple[int, int, int, str]] = []  # (-length, start, end, command): longest phrase first
-    for command in COMMANDS:
-        for phrase in vocabulary.commands[command]:
+    table = dict(vocabulary.commands)
+    if over_prompt and vocabulary.holds:
+        table[HOLD] = vocabulary.holds
+    for command, phrases in table.items():
+        for phrase in phrases:
             found.extend((-(end - start), start, end, command) for start, end in _find(tokens, phrase))
     if not found:
         return None
