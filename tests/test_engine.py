@@ -9,6 +9,7 @@ from imago_voice.protocol import (
     EXERCISES,
     ConsentGiven,
     Engine,
+    LearnVoice,
     EngineSettings,
     KeyCommand,
     MirrorScored,
@@ -236,6 +237,59 @@ def test_consent(script, step, phase, waiting, consents, keys, agreed):
     assert [(c.person, c.agreed) for c in log if isinstance(c, ConsentGiven)] == list(consents.items())
     if keys is not None:
         assert said(last) == keys
+
+
+# ------------------------------------------------------------------------------------- voices table
+LEARN = EngineSettings(learn_voices=(SAM, ALEX), voice_sample=1.5)   # the script's turns last 2 s
+SAMPLES = [(None, "My name is Sam and today I fixed the bike."), (None, "I am Alex, and I cooked dinner.")]
+# (id, settings, script, step, waiting for, voices learned (person, keep), keys said by the last event)
+VOICES = [
+    ("voices-asks-each-by-name", LEARN, [], "voices", SAM, [], [("voices", "enter"), ("voices", "stems")]),
+    ("voices-one-learned", LEARN, SAMPLES[:1], "voices", ALEX, [(SAM, False)],
+     [("voices", "learned"), ("voices", "next_person")]),
+    ("voices-all-learned-then-who-first", LEARN, SAMPLES, "opening", None, [(SAM, False), (ALEX, False)],
+     [("voices", "learned"), ("opening", "after_consent")]),
+    ("voices-then-the-dialogue", LEARN, SAMPLES + [(SAM, "I would like to go first.")], "appointment", SAM,
+     [(SAM, False), (ALEX, False)], None),
+    ("voices-short-sample-asked-again", EngineSettings(learn_voices=(SAM, ALEX), voice_sample=3.0),
+     [(None, "Sam.")], "voices", SAM, [], [("voices", "reprompt")]),
+    ("voices-short-twice-then-taken", EngineSettings(learn_voices=(SAM, ALEX), voice_sample=3.0, max_unclear=1),
+     [(None, "Sam."), (None, "Sam, hi.")], "voices", ALEX, [(SAM, False)], None),
+    ("voices-only-the-unknown", EngineSettings(learn_voices=(ALEX,), voice_sample=1.5), [], "voices", ALEX, [], None),
+    ("voices-kept-after-a-yes", EngineSettings(learn_voices=(SAM, ALEX), ask_consent=True, voice_sample=1.5),
+     YES_BOTH[:1] + [(ALEX, "No.")] + SAMPLES, "opening", None, [(SAM, True), (ALEX, False)], None),
+    ("voices-consent-asks-about-the-voice", EngineSettings(learn_voices=(SAM, ALEX), ask_consent=True), [],
+     "consent", SAM, [], [("consent", "enter_voices")]),
+    ("voices-after-consent", EngineSettings(learn_voices=(SAM, ALEX), ask_consent=True), YES_BOTH,
+     "voices", SAM, [], [("consent", "kept"), ("voices", "after_consent")]),
+    ("voices-pause-waits", LEARN, [(None, "Time out, please.")], "voices", None, [], None),
+]
+
+
+@pytest.mark.parametrize("settings,script,step,waiting,learned,keys", [r[1:] for r in VOICES],
+                         ids=[r[0] for r in VOICES])
+def test_voices(settings, script, step, waiting, learned, keys):
+    engine, log, last = run(script, settings=settings)
+    assert (engine.step, engine.waiting_for) == (step, waiting)
+    assert [(a.person, a.keep) for a in log if isinstance(a, LearnVoice)] == learned
+    if keys is not None:
+        assert said(last) == keys
+
+
+def test_a_voice_sample_is_where_it_was_said():
+    engine, log, _ = run(SAMPLES[:1], settings=LEARN)
+    (learn,) = [a for a in log if isinstance(a, LearnVoice)]
+    assert (learn.start, learn.end) == (10.0, 12.0)
+
+
+def test_voices_are_asked_for_in_light_guidance_too():
+    engine, log, _ = run([], settings=EngineSettings(learn_voices=(SAM, ALEX), guide="light"))
+    assert engine.step == "voices" and ("voices", "stems") in said(log)
+
+
+def test_voices_are_not_learned_unless_wanted():
+    engine, log, _ = run(OPEN)
+    assert not any(isinstance(a, LearnVoice) for a in log) and "voices" not in steps_of(log)
 
 
 def test_consent_is_not_asked_unless_wanted():
@@ -699,7 +753,8 @@ def test_every_target_in_the_tables_resolves():
                 elif kind == "step":
                     assert arg.partition("@")[0] in exercise.steps, (exercise.id, step.id, target)
                 else:
-                    assert target in {"then", "start", "round_start", "round_end", "end:done", "end:not_now", "consent"}
+                    assert target in {"then", "start", "round_start", "round_end", "end:done", "end:not_now", "consent",
+                                      "voices"}
         assert exercise.first in exercise.steps and exercise.round_start in exercise.steps
 
 

@@ -62,7 +62,7 @@ def test_replay_of_a_scripted_dialogue_follows_every_step(tmp_path, capsys):
     assert [t["speaker"] for t in doc["turns"]] == [line.speaker for line in DIALOGUE_SCRIPT]
     # each mirror said back the sender's words (nearly word for word in this script): most were kept
     assert len(doc["mirrors"]) == 3 and all(m["fidelity"] >= 0.75 for m in doc["mirrors"]), doc["mirrors"]
-    assert all(set(p) == {"at", "step", "key", "to", "text"} for p in doc["prompts"])
+    assert all(set(p) == {"at", "step", "key", "to", "text", "end"} for p in doc["prompts"])
     # every turn was placed in its step by the tracker, with its confidence, and the engine agreed
     # (a turn heard as a voice command is not placed: "that's all" misheard as "next all" is one here)
     starts = [t["start"] for t in doc["turns"]]

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "as reference; 'stop' or 'pause' said over a prompt stops it). Off by default: on the "
                          "test sink, what is left of the prompt's echo can still come out as a short answer "
                          "('yeah'), so do not use it where consent is asked (--log)")
+    se.add_argument("--learn-voices", action=argparse.BooleanOptionalAction, default=None,
+                    help="one shared microphone: learn the voices of the people not enrolled yet, by voice, at "
+                         "the start (each says a sentence when asked; stored for next time only after their yes "
+                         "to the record). Default: on live, off for --input; people with a stored voiceprint are "
+                         "recognised without it")
     se.add_argument("--rate", type=int, default=150, help="speaking rate of the prompts, words per minute")
     se.add_argument("--voice", help=VOICE_HELP)
     se.add_argument("--chunk-limit", type=float, default=45.0, help="seconds a sender may talk before a gentle pause")

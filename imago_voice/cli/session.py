@@ -24,6 +24,7 @@ def cmd_session(args, out) -> int:
         raise UsageError("Say who is taking part: --names Sam,Alex, --channel NAME=INDEX or --enroll NAME for each person.")
     if set(known) - set(names):
         raise UsageError("--names, --channel and --enroll name different people.")
+    to_learn = _voices_to_learn(args, channels, names)
     if not args.input and (args.realtime or args.prompts_wav):
         raise UsageError("--realtime and --prompts-wav go with --input.")
     if getattr(args, "silent", False):
@@ -41,13 +42,31 @@ def cmd_session(args, out) -> int:
                                    # live, the words go into a log only if everybody says yes out loud
                                    ask_consent=bool(args.log) and live,
                                    # before a data folder's first live session: what this is, where help is
-                                   disclose=notice is not None),
+                                   disclose=notice is not None, learn_voices=to_learn),
                     ledger=Ledger(names), time_of_day=_time_of_day(args.language) if live else None)
     if notice is not None:
         _mark(notice)
     if args.input:
         return _session_replay(args, out, engine, channels)
     return _session_live(args, out, engine, channels)
+
+
+def _voices_to_learn(args, channels, names) -> tuple[str, ...]:
+    """One shared microphone and no --enroll: the stored voiceprints of the people named are used, and the
+    others' voices are learned by voice at the start (live, unless --no-learn-voices)."""
+    if channels is not None or args.enroll or len(names) < 2:
+        return ()
+    from imago_voice.speakers.identify import SpeakerIdentifier
+    from imago_voice.speakers.store import list_stored, load_stored
+
+    stored = set(list_stored())
+    prints = [load_stored(n) for n in names if n in stored]
+    if prints:
+        args.identifier = SpeakerIdentifier(prints)
+    learn = args.learn_voices if getattr(args, "learn_voices", None) is not None else not args.input
+    if getattr(args, "guide", "full") == "silent" or getattr(args, "silent", False):
+        learn = False   # silent guidance says nothing: it cannot ask anyone for a sample
+    return tuple(n for n in names if n not in stored) if learn else ()
 
 
 def _first_session_notice():

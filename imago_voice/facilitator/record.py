@@ -40,6 +40,18 @@ class BargeIn:
         return self.stopped_at - self.said_until
 
 
+@dataclass(frozen=True)
+class VoiceLearned:
+    """A voice learned during the session (one shared microphone): whose, when, from how much speech,
+    whether it was stored for next time, or why it could not be made (``error``)."""
+
+    person: str
+    at: float
+    seconds: float = 0.0
+    stored: bool = False
+    error: str | None = None
+
+
 @dataclass
 class SessionRecord:
     """What the session itself adds to the ledger's account, gathered as it runs."""
@@ -49,6 +61,7 @@ class SessionRecord:
     not_played: list[int] = field(default_factory=list)   # indexes into ``prompts`` that could not be played
     safety: list = field(default_factory=list)   # SafetyEvent actions, in order (never with words)
     barge_ins: list[BargeIn] = field(default_factory=list)   # commands said over a prompt, and when it stopped
+    voices: list[VoiceLearned] = field(default_factory=list)  # voiceprints made in the session
     ended: str | None = None
 
 
@@ -74,6 +87,9 @@ def log_document(engine, record: SessionRecord, audio: str, duration: float) -> 
     doc["balance_by_step"] = summary["by_step"]
     doc["paused"] = summary["paused"]
     doc["echoes_discarded"] = len(record.echoes)
+    if record.voices:   # never the voiceprints themselves
+        doc["voices_learned"] = [{"person": v.person, "at": v.at, "seconds": round(v.seconds, 2), "stored": v.stored,
+                                  **({"error": v.error} if v.error else {})} for v in record.voices]
     if record.barge_ins:
         doc["barge_ins"] = [{"command": b.command, "said_until": round(b.said_until, 3),
                              "stopped_at": round(b.stopped_at, 3)} for b in record.barge_ins]

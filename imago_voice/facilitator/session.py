@@ -35,6 +35,7 @@ from imago_voice.facilitator.record import (
     BargeIn,
     PromptRecord,
     SessionRecord,
+    VoiceLearned,
     log_document,
 )
 from imago_voice.facilitator.render import SLOW
@@ -44,6 +45,7 @@ from imago_voice.output import format_ledger
 from imago_voice.protocol import (
     ConsentGiven,
     Engine,
+    LearnVoice,
     KeyCommand,
     MirrorScored,
     OverlapDetected,
@@ -247,6 +249,31 @@ class Session:
                     self.record.prompts[index] = self.record.prompts[index].cut(round(stopped, 3))
         self._duck(False)
 
+    def _learn_voice(self, action: LearnVoice) -> None:
+        """A person's voice sample, given when asked: their voiceprint, used from the next turn on, and
+        stored for next time if they said yes to the record. No audio is kept."""
+        from imago_voice.errors import ImagoError
+        from imago_voice.speakers.store import store
+        from imago_voice.speakers.voiceprint import enroll
+
+        history = getattr(self.loop, "history", None)
+        audio = history.cut(action.start, action.end, None) if history is not None else np.zeros(0, np.float32)
+        try:
+            voiceprint = enroll(action.person, audio)
+            self.loop.learn_voice(voiceprint)
+            stored = False
+            if action.keep:
+                store(voiceprint)
+                stored = True
+        except (ImagoError, OSError) as exc:
+            log.warning("could not learn %s's voice: %s", action.person, exc)
+            self.record.voices.append(VoiceLearned(action.person, round(action.at, 3), error=str(exc)))
+            self.on_line(f"{action.at:8.2f}  (could not learn {action.person}'s voice: {exc})")
+            return
+        self.record.voices.append(VoiceLearned(action.person, round(action.at, 3), voiceprint.seconds, stored))
+        kept = "stored for next time" if stored else "for this session only"
+        self.on_line(f"{action.at:8.2f}  (voice learned: {action.person}, from {voiceprint.seconds:.1f} s of speech, {kept})")
+
     def _extend_mute(self) -> None:
         """Playback can start later than planned: keep deaf until the prompts have really played out."""
         if self.live and self.player is not None and self.played is None:
@@ -339,6 +366,8 @@ class Session:
             elif isinstance(action, ConsentGiven):
                 answer = "yes, the words may be kept" if action.agreed else "no, the words are not kept"
                 self.on_line(f"{at:8.2f}  (consent: {action.person}: {answer})")
+            elif isinstance(action, LearnVoice):
+                self._learn_voice(action)
             elif isinstance(action, SafetyEvent):
                 self.record.safety.append(action)
                 if action.kind == "crisis":

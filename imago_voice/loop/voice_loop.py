@@ -254,6 +254,16 @@ class VoiceLoop:
         yield from self._drain_dropped()
 
     # ------------------------------------------------------------------------------------ turn building
+    def learn_voice(self, voiceprint) -> None:
+        """From now on, tell this person's voice apart on the shared microphone (a voiceprint made during
+        the session; the next turns are attributed with it)."""
+        if self.resolver.identifier is None:
+            from imago_voice.speakers.identify import SpeakerIdentifier
+
+            self.resolver.identifier = SpeakerIdentifier([voiceprint])
+        else:
+            self.resolver.identifier.add(voiceprint)
+
     def _transcribe(self, audio: np.ndarray) -> Future | None:
         if self.worker is None:
             return None

@@ -58,7 +58,7 @@ def texts_ahead(prompts: Prompts, participants: Sequence[str], phrasing: Phrasin
     resources = prompts.resources
     for item in getattr(resources, "items", ()):
         out.setdefault((item.say, True), None)
-    order = ["consent", "opening", *step_order]
+    order = ["consent", "voices", "opening", *step_order]
     order += [s for s in prompts.steps if s not in order]
     for step in order:
         for template in prompts.steps.get(step, {}).values():

@@ -42,6 +42,7 @@ from imago_voice.protocol.events import (
     ConsentGiven,
     Event,
     KeyCommand,
+    LearnVoice,
     MirrorScored,
     OverlapDetected,
     Say,
@@ -129,6 +130,8 @@ class Engine(Walk, Follow, Guard):
         self._rate = 1.0
         self._mirrors: list[MirrorScored] = []
         self._consent: dict[str, bool] = {}
+        # one shared microphone: the people whose voices the session learns first (in the "voices" step)
+        self._learning = tuple(n for n in names if n in self._settings.learn_voices)
         self._out: list[Action] = []
         # following the couple (see :mod:`.follow`)
         self._tracker = StepTracker(exercise, names, prompts.moves) if prompts.moves is not None else None
@@ -288,7 +291,10 @@ class Engine(Walk, Follow, Guard):
             resources = self._prompts.resources
             self._say_command("disclosure", None, brief=resources.brief if resources is not None else "")
             self._emit(SafetyEvent(at, "disclosure"))
-        self._enter_step("consent" if self._settings.ask_consent else "opening")
+        if self._settings.ask_consent:
+            self._enter_step("consent", "enter_voices" if self._learning else None)
+        else:
+            self._enter_step("voices" if self._learning else "opening")
         return self._flush()
 
     def handle(self, event: Event) -> list[Action]:
@@ -393,11 +399,13 @@ class Engine(Walk, Follow, Guard):
                 self._go_to_place(place)
             return
         phase = self._phase
-        if self._paused or phase.who is None or phase.hook == "consent":
+        if self._paused or phase.who is None or phase.hook in ("consent", "voices"):
             self._record_turn(event, None)
             if phase.hook == "consent" and not self._paused and speaker == self._awaited():
                 # each person answers for themselves
                 self._consent_answer(intents.recognize_answer(event.text, self._vocab, ["yes", "no"]))
+            elif phase.hook == "voices" and not self._paused:
+                self._voice_sample(event)   # whoever the voiceprints (not yet all made) say it was
             return
         for piece in self._pieces(event):   # one person's moves run together are taken one by one
             if self._ended:
@@ -536,13 +544,32 @@ class Engine(Walk, Follow, Guard):
         else:
             self._go("consent")
 
+    def _voice_sample(self, event: TurnEnded) -> None:
+        """The awaited person's voice sample: learn it (a short one is asked for again, once or twice)."""
+        person = self._awaited()
+        if event.end - event.start < self._settings.voice_sample and \
+                self._counters.unclear < self._settings.max_unclear:
+            self._counters.unclear += 1
+            self._say_step("reprompt", person)
+            return
+        keep = self._consent.get(person) is True
+        self._emit(LearnVoice(self._now, person, event.start, event.end, keep))
+        self._say_step("learned_kept" if keep else "learned", person)
+        self._each += 1
+        if self._each < len(self._learning):
+            self._counters = PhaseCounters()
+            self._last = [self._say_step("next_person", self._awaited())]
+            self._emit(WaitFor(self._awaited(), self._now))
+        else:
+            self._go("voices")
+
     def _finish_consent(self) -> None:
         for person in self._participants:   # "next" skips the question: nobody left said yes
             if person not in self._consent:
                 self._consent[person] = False
                 self._emit(ConsentGiven(self._now, person, False))
         self._say_step("kept" if self.consent else "not_kept", None)
-        self._enter_step("opening", "after_consent")
+        self._enter_step("voices" if self._learning else "opening", "after_consent")
 
     def _choose_first(self, speaker: str | None, text: str) -> None:
         # a short answer names who starts ("Alex, you start", "you go first"); in a longer turn the speaker

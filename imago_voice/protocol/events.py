@@ -169,6 +169,19 @@ class ConsentGiven:
 
 
 @dataclass(frozen=True)
+class LearnVoice:
+    """Make ``person``'s voiceprint from what was said between ``start`` and ``end`` (audio time): the
+    sample they gave when asked, with one shared microphone. ``keep``: they agreed to the session's record,
+    so it may be stored for next time; else it lives for this session only."""
+
+    at: float
+    person: str
+    start: float
+    end: float
+    keep: bool
+
+
+@dataclass(frozen=True)
 class RateChanged:
     """The speaking rate changed ("slower"/"faster"): ``rate`` multiplies the configured base rate."""
 
@@ -228,7 +241,7 @@ class TurnPlaced:
                 "engine_step": self.engine_step, "engine_phase": self.engine_phase}
 
 
-Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, RateChanged, Paused, Resumed, SessionEnded,
+Action = Union[Say, StepChanged, WaitFor, MirrorScored, ConsentGiven, LearnVoice, RateChanged, Paused, Resumed, SessionEnded,
                TurnPlaced, SafetyEvent]
 
 # ---------------------------------------------------------------------------------------- read-outs

@@ -10,9 +10,11 @@ person, says some prompt keys on entering, and names where to go next (a *target
 ``round_start``          the first step of a round (after the switch)
 ``round_end``            the sender's round is over: switch roles, or close when everybody has sent
 ``end:<reason>``         end the session (``done``, ``not_now``)
-``consent``              everybody has answered the consent question: say what is kept, then ask who goes first
+``consent``              everybody has answered the consent question: say what is kept, then learn the voices
+                         (one shared microphone) or ask who goes first
+``voices``               everybody has given a voice sample: ask who goes first
 
-Every exercise shares the steps ``consent``, ``opening``, ``switch`` and ``close``; the prompts for every
+Every exercise shares the steps ``consent``, ``voices``, ``opening``, ``switch`` and ``close``; the prompts for every
 key a step may say are checked against the prompt files (:meth:`Exercise.required_keys`).
 """
 
@@ -38,7 +40,8 @@ class Phase:
     ``branches``: (answer, target) pairs — a branch point. ``default``: target after too many unclear
     answers. ``reminder``/``reprompt``: keys for silence and for an unclear answer (or a second silence).
     ``hook``: extra work on a turn: ``"choose_first"``, ``"chunk"`` (keep the sender's words),
-    ``"mirror"`` (score fidelity), ``"each"`` (next person), ``"consent"`` (a yes or no from each person). ``sending``: the chunk limit and floor
+    ``"mirror"`` (score fidelity), ``"each"`` (next person), ``"consent"`` (a yes or no from each person),
+    ``"voices"`` (a voice sample from each person). ``sending``: the chunk limit and floor
     reminders apply.
     """
 
@@ -146,7 +149,9 @@ _SHARED: tuple[Step, ...] = (
     Step("opening", (Phase("ask", ANYONE, hook="choose_first"),), then="start", roles=False,
          extra=("first", "after_consent")),
     Step("consent", (Phase("ask", EACH, hook="consent"),), then="consent", roles=False,
-         extra=("next_person", "kept", "not_kept")),
+         extra=("next_person", "kept", "not_kept", "enter_voices")),
+    Step("voices", (Phase("learn", EACH, hook="voices"),), then="voices", roles=False,
+         extra=("next_person", "learned", "learned_kept", "after_consent")),
     Step("switch", (Phase("announce", None, say=("enter",)),), then="round_start"),
     Step("close", (Phase("appreciate", EACH, hook="each"),), then="end:done", roles=False,
          extra=("next_person", "balance")),

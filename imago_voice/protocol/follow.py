@@ -257,7 +257,7 @@ class Follow:
     def _lead(self, key: str, to: str | None) -> None:
         """A prompt the couple may not need: said in full guidance, held in light, dropped in silent."""
         guide = self._settings.guide
-        if guide == FULL or self._step.id == "consent":
+        if guide == FULL or self._step.id in ("consent", "voices"):   # asked, whatever the guidance
             say = self._say_step(key, to)
             self._last.append(say)
             if guide == FULL:

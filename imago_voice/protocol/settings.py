@@ -36,7 +36,9 @@ class EngineSettings:
     when its level is ``raised_voice_db`` or more above the median of the same person's earlier turns
     (``raised_after`` of them at least, the last ``raised_history``). ``disclose``: say what
     this is and is not, and where help is, before anything else (the CLI does, before a data folder's
-    first live session).
+    first live session). ``learn_voices``: with one shared microphone, the people whose voices are not
+    known yet: each is asked for a short sample (a turn of ``voice_sample`` seconds at least) before the
+    opening question (after the consent question, whose yes also lets the voiceprint be stored).
     """
 
     chunk_limit: float = 45.0
@@ -67,6 +69,8 @@ class EngineSettings:
     raised_after: int = 3
     raised_history: int = 30
     disclose: bool = False
+    learn_voices: tuple[str, ...] = ()
+    voice_sample: float = 3.0
 
     def __post_init__(self) -> None:
         checks = (
@@ -85,6 +89,7 @@ class EngineSettings:
             (0 <= self.lead_mirror_below <= 1, "the not-a-mirror threshold must be 0 to 1"),
             (self.escalation_window > 0 and self.escalation_cues >= 1 and self.escalation_every >= 0,
              "the escalation window and cues must be positive"),
+            (self.voice_sample > 0, "the voice sample must last more than zero seconds"),
             (self.raised_voice_db > 0 and self.raised_after >= 1 and self.raised_history >= self.raised_after,
              "the raised-voice margin and turn counts must be positive"),
         )

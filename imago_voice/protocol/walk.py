@@ -128,6 +128,8 @@ class Walk:
             self._end(arg)
         elif kind == "consent":
             self._finish_consent()
+        elif kind == "voices":
+            self._enter_step("opening", "after_consent")
         else:  # pragma: no cover - the tables are checked by the tests
             raise ValueError(f"bad target {target!r}")
 
@@ -196,7 +198,8 @@ class Walk:
         if who == RECEIVER:
             return self._receiver
         if who == EACH:
-            return self._order[min(self._each, len(self._order) - 1)]
+            people = self._learning if self._phase.hook == "voices" else self._order
+            return people[min(self._each, len(people) - 1)]
         return None
 
     def _resolve(self, speaker: str | None) -> str | None:

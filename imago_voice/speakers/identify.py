@@ -78,6 +78,13 @@ class SpeakerIdentifier:
         self._encoder = encoder or get_encoder()
         self._matrix = np.stack([vp.vector for vp in voiceprints]).astype(np.float32)
 
+    def add(self, voiceprint: Voiceprint) -> None:
+        """Know one more voice (or a person's voice anew: the old print of that name is replaced)."""
+        prints = [vp for vp in self.enrolled if vp.name != voiceprint.name] + [voiceprint]
+        self.enrolled = prints
+        self.names = [vp.name for vp in prints]
+        self._matrix = np.stack([vp.vector for vp in prints]).astype(np.float32)
+
     def threshold_for(self, seconds: float) -> float:
         """The acceptance threshold for a clip with ``seconds`` of speech.
 
