@@ -287,6 +287,12 @@ def test_voices_are_asked_for_in_light_guidance_too():
     assert engine.step == "voices" and ("voices", "stems") in said(log)
 
 
+def test_a_voice_sample_counts_for_the_person_asked():
+    # Alex's sample, heard while only Sam's voice is known, came out as Sam's: it is Alex's talk time
+    engine, _, _ = run([(None, "My name is Sam."), (SAM, "I am Alex, and I cooked dinner.")], settings=LEARN)
+    assert [t.speaker for t in engine.ledger.turns] == [SAM, ALEX]
+
+
 def test_voices_are_not_learned_unless_wanted():
     engine, log, _ = run(OPEN)
     assert not any(isinstance(a, LearnVoice) for a in log) and "voices" not in steps_of(log)

@@ -131,6 +131,8 @@ class Session:
         self._turn_starts: collections.deque[float] = collections.deque(maxlen=20)   # of the last turns handled
         if self.played is not None:
             self.loop.listen_early = self._prompt_at
+        if engine.voices_to_learn and hasattr(loop, "keep_audio"):
+            loop.keep_audio = 30.0   # a voice sample is cut out of the history after its turn has come
 
     @property
     def ledger(self):
@@ -271,6 +273,8 @@ class Session:
             self.on_line(f"{action.at:8.2f}  (could not learn {action.person}'s voice: {exc})")
             return
         self.record.voices.append(VoiceLearned(action.person, round(action.at, 3), voiceprint.seconds, stored))
+        if len(self.record.voices) >= len(self.engine.voices_to_learn) and hasattr(self.loop, "keep_audio"):
+            self.loop.keep_audio = 0.0   # every voice is learned: back to the audio open turns need
         kept = "stored for next time" if stored else "for this session only"
         self.on_line(f"{action.at:8.2f}  (voice learned: {action.person}, from {voiceprint.seconds:.1f} s of speech, {kept})")
 

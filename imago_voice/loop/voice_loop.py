@@ -153,6 +153,9 @@ class VoiceLoop:
             self.streams = [_Stream(None, None, self.settings.vad)]
             self._detector = VoiceDetector(self.settings.vad)
         self.history = AudioHistory()
+        #: seconds of audio kept behind the present beyond what open turns need (a session learning voices
+        #: cuts a finished turn's audio out after the turn has been delivered)
+        self.keep_audio = 0.0
         self.timings: list[TurnTiming] = []
         self.now = 0.0
         self._pending: deque[_PendingTurn] = deque()
@@ -409,7 +412,7 @@ class VoiceLoop:
 
     def _trim(self) -> None:
         vad = self.settings.vad
-        keep = self.now - 2.0 - vad.preroll - vad.start_window - vad.onset_lookback
+        keep = self.now - max(2.0, self.keep_audio) - vad.preroll - vad.start_window - vad.onset_lookback
         for stream in self.streams:
             if stream.open is not None:
                 keep = min(keep, stream.open.start)

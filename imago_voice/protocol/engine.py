@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 
 from imago_voice.errors import SettingsError
@@ -224,6 +225,11 @@ class Engine(Walk, Follow, Guard):
                            [s.table for s in self._ex.steps.values()])
 
     @property
+    def voices_to_learn(self) -> tuple[str, ...]:
+        """The people whose voice samples the session asks for (one shared microphone)."""
+        return self._learning
+
+    @property
     def consent(self) -> bool | None:
         """Whether everybody agreed that the words may be kept; ``None`` when nobody was asked (yet)."""
         if not self._settings.ask_consent or len(self._consent) < len(self._participants):
@@ -400,6 +406,9 @@ class Engine(Walk, Follow, Guard):
             return
         phase = self._phase
         if self._paused or phase.who is None or phase.hook in ("consent", "voices"):
+            if phase.hook == "voices" and not self._paused:
+                # the sample is the person asked for, whoever the voiceprints made so far say it was
+                event = replace(event, speaker=self._awaited())
             self._record_turn(event, None)
             if phase.hook == "consent" and not self._paused and speaker == self._awaited():
                 # each person answers for themselves
