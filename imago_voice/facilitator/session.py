@@ -131,7 +131,7 @@ class Session:
         self._turn_starts: collections.deque[float] = collections.deque(maxlen=20)   # of the last turns handled
         if self.played is not None:
             self.loop.listen_early = self._prompt_at
-        if engine.voices_to_learn and hasattr(loop, "keep_audio"):
+        if getattr(engine, "voices_to_learn", ()) and hasattr(loop, "keep_audio"):
             loop.keep_audio = 30.0   # a voice sample is cut out of the history after its turn has come
 
     @property
