@@ -9,7 +9,7 @@ Each case starts ``imago-voice session --names Sam,Alex --barge-in --log`` and p
 (two voices, two levels) 4 s into the opening; from the session's log: whether the command was acted on
 over the prompt, its reaction (from the end of the words, as the speech detector put it, to the moment
 the player was told to stop; the 50 ms fade and the device's latency come on top), and how many
-leftovers of the facilitator's echo were taken as turns. Baseline: the same case without ``--barge-in``
+leftovers of the facilitator's echo were taken as turns. Baseline: the same case with ``--no-barge-in``
 (the microphone is deaf while a prompt plays, as before this issue). Needs PulseAudio (``scripts/setup.sh``).
 """
 
@@ -49,7 +49,7 @@ def one(env, folder: pathlib.Path, word: str, voice: str, gain: float, barge_in:
     log.unlink(missing_ok=True)
     run_env = dict(env, IMAGO_VOICE_DATA=str(data))
     proc = subprocess.Popen([sys.executable, "-m", "imago_voice.cli", "session", "--names", "Sam,Alex", "--log",
-                             str(log), "--seconds", "25", "--no-learn-voices", *(["--barge-in"] if barge_in else [])],
+                             str(log), "--seconds", "25", "--no-learn-voices", "--barge-in" if barge_in else "--no-barge-in"],
                             env=run_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     first = threading.Event()
 
@@ -67,7 +67,8 @@ def one(env, folder: pathlib.Path, word: str, voice: str, gain: float, barge_in:
     return {"heard": bool(barge), "command": barge[0]["command"] if barge else None,
             "reaction": barge[0]["stopped_at"] - barge[0]["said_until"] if barge else None,
             # the command is the one turn expected ("wait" is not one: the engine is not told of it)
-            "echo_turns": len(doc["turns"]) - (1 if barge and barge[0]["command"] != "wait" else 0)}
+            "echo_turns": len(doc["turns"]) - (1 if barge and barge[0]["command"] != "wait" else 0),
+            "turns": doc["turns"], "prompts_cut": [p for p in doc.get("prompts", []) if p.get("cut")]}
 
 
 def main(argv=None) -> int:

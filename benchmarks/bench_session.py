@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=14, help="chunks each partner sends (14: about 20 minutes)")
     ap.add_argument("--rate", type=int, default=150)
     ap.add_argument("--voice", help="the facilitator's voice (default: the session's default, Piper for English)")
+    ap.add_argument("--barge-in", action="store_true",
+                    help="the session listens while it talks (its own section of BENCHMARKS.md)")
     args = ap.parse_args()
     script = CONSENT_LINES + long_dialogue(args.chunks)   # a log is kept, so the session first asks for consent
     with tempfile.TemporaryDirectory() as tmp, null_sink() as env:
@@ -60,7 +62,8 @@ def main() -> None:
         began = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "imago_voice.cli", "session", "--channel", "Sam=0",
                                  "--channel", "Alex=1", "--rate", str(args.rate), "--log", str(log),
-                                 "--seconds", str(60 * 60), *(["--voice", args.voice] if args.voice else [])],
+                                 "--seconds", str(60 * 60), *(["--voice", args.voice] if args.voice else []),
+                                 "--barge-in" if args.barge_in else "--no-barge-in"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         samples: list = []
         stop = threading.Event()
@@ -75,7 +78,12 @@ def main() -> None:
     cpu = (t1[3] - t0[3]) / max(t1[0] - t0[0], 1e-9)
     rss = [s[1] for s in samples]
     steps = [s["step"] for s in doc["steps"]]
-    body = (f"## Facilitator, live (issue 4)\n\nMeasured {today()} on {machine()}. A simulated couple (espeak-ng voices "
+    # turns that began while a prompt was playing: the couple answers after the prompts, so these are the
+    # facilitator's own voice taken for a turn (listening while it talks) or a line said over a prompt
+    during = sum(any(p["at"] <= t["start"] < (p.get("end") or p["at"]) for p in doc["prompts"]) for t in doc["turns"])
+    title = "Facilitator, live, listening while it talks (`--barge-in`, issue 11)" if args.barge_in \
+        else "Facilitator, live (issue 4)"
+    body = (f"## {title}\n\nMeasured {today()} on {machine()}. A simulated couple (espeak-ng voices "
             f"`{DIALOGUE_VOICES['Sam']}` and `{DIALOGUE_VOICES['Alex']}`, one microphone channel each with the other "
             f"at −10 dB) answered the facilitator through a PulseAudio null sink, which also carried the "
             f"facilitator's own prompts ({voice_name} at {args.rate} wpm, rendered ahead and cached); `imago-voice session` listened to its "
@@ -85,13 +93,13 @@ def main() -> None:
             f"{len(steps)} steps ({steps.count('send')} sends, {steps.count('mirror')} mirrors, ended: {doc['ended']}), "
             f"{len(doc['prompts'])} prompts, {doc['echoes_discarded']} echoes of prompts discarded, "
             f"{doc['stats']['input_overflows']} input overflows, {couple.repeated} partner lines said again because "
-            f"the facilitator asked again.\n"
+            f"the facilitator asked again; {during} turns began while a prompt was playing.\n"
             f"- End of a partner's line to the start of the next prompt, over {len(waits)} answers: "
             f"**median {percentile(waits, 50):.2f} s, p95 {percentile(waits, 95):.2f} s** (target: median ≤ 1.2 s).\n"
             f"- The session process: CPU {cpu * 100:.0f} % of one core on average; RSS median "
             f"{percentile(rss, 50):.0f} MB, peak {max(s[2] for s in samples):.0f} MB.")
     print(body)
-    write_section("session", body)
+    write_section("session-barge-in" if args.barge_in else "session", body)
 
 
 if __name__ == "__main__":

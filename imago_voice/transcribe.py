@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class Transcriber(Protocol):
+    """Speech to text. A transcriber may also have ``transcribe_short(audio) -> str``: a quicker,
+    rougher pass for a few words (a voice command said over a prompt); without it, ``transcribe`` is used."""
+
     """Anything that turns a mono 16 kHz float32 clip into text."""
 
     def transcribe(self, audio: np.ndarray) -> str: ...
@@ -91,6 +94,9 @@ class WhisperSettings:
     compute_type: str = "int8"
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
+    short_input: float = 10.0    # transcribe_short: the encoder hears this much (seconds, or the clip if longer;
+    #                              shorter made tiny.en repeat itself: 3 s heard 8 of 40 commands, 10 s 30)
+    short_max_tokens: int = 24   # ... and writes at most this many tokens (a command is a few words)
 
 
 class WhisperTranscriber:
@@ -134,6 +140,52 @@ class WhisperTranscriber:
                     if not (seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.log_prob_threshold)]
         return " ".join(t for t in kept if t)
 
+    def transcribe_short(self, audio: np.ndarray) -> str:
+        """A few words, quickly: the encoder hears only the clip (at least ``short_input`` seconds, not
+        Whisper's usual 30 s of padding) and the decoder is greedy and short. Several times faster than
+        :meth:`transcribe` on a short clip, for a voice command said over a prompt (measured in
+        BENCHMARKS.md, "Barge-in, live"); not for a turn's words."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
+        s = self.settings
+        model = self.model
+        features = model.feature_extractor(np.ascontiguousarray(audio, dtype=np.float32))
+        frames = max(int(round(s.short_input * 100)), features.shape[1])
+        frames = min(frames + frames % 2, 3000)          # the encoder's first convolution halves it
+        features = features[:, :frames]
+        if features.shape[1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        with self._lock:
+            if getattr(self, "_short_prompt", None) is None:
+                tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                                language=self.language)
+                self._short_tokenizer = tok
+                self._short_prompt = [*tok.sot_sequence, tok.no_timestamps]
+            tok = self._short_tokenizer
+            result = model.model.generate(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32)),
+                [self._short_prompt], beam_size=1, max_length=len(self._short_prompt) + s.short_max_tokens, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1])[0]
+        ids = [t for t in result.sequences_ids[0] if t < tok.eot]
+        seq = len(result.sequences_ids[0])
+        avg_logprob = result.scores[0] * seq / (seq + 1)    # as faster-whisper scores a segment
+        if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
+            return ""
+        return unloop(tok.decode(ids).strip())
+
+
+def unloop(text: str, times: int = 3) -> str:
+    """``text`` without a decoding loop: a short input can make Whisper say its words over and over
+    ("Repeat. Repeat. Repeat. Repeat"), up to its token limit. Words said ``times`` times or more in a row
+    as the whole text (the last time perhaps cut off) are kept once; anything else is left as it is."""
+    words = text.split()
+    for period in range(1, len(words) // times + 1):
+        head = words[:period]
+        if all(w.strip(".,!?…-").lower() == head[i % period].strip(".,!?…-").lower() for i, w in enumerate(words)):
+            return " ".join(head).rstrip(".,…-") + ("." if head[-1][-1:] in ".…" else "")
+    return text
+
 
 class TranscriptionWorker:
     """Runs transcriptions on one background thread so the audio loop never blocks.
@@ -146,11 +198,13 @@ class TranscriptionWorker:
         self.transcriber = transcriber
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
 
-    def submit(self, audio: np.ndarray) -> Future:
-        """The future's result is ``(text, wall)``: the transcript and ``time.monotonic()`` when it was done."""
+    def submit(self, audio: np.ndarray, *, short: bool = False) -> Future:
+        """The future's result is ``(text, wall)``: the transcript and ``time.monotonic()`` when it was done.
+        ``short``: a few words wanted quickly (the transcriber's ``transcribe_short``, where it has one)."""
+        quick = getattr(self.transcriber, "transcribe_short", None) if short else None
 
         def job() -> tuple[str, float]:
-            text = self.transcriber.transcribe(audio)
+            text = quick(audio) if quick is not None else self.transcriber.transcribe(audio)
             return text, time.monotonic()
 
         return self._pool.submit(job)

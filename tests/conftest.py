@@ -31,6 +31,11 @@ class FakeTranscriber:
         self.answer = answer
         self.delay = delay
         self.calls: list[int] = []
+        self.short_calls = 0
+
+    def transcribe_short(self, audio: np.ndarray) -> str:
+        self.short_calls += 1
+        return self.transcribe(audio)
 
     def transcribe(self, audio: np.ndarray) -> str:
         self.calls.append(len(audio))

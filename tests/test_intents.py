@@ -141,6 +141,7 @@ COMMANDS = [
     ("en", "You never slow down when we talk about money.", None),
     ("en", "When you say that again and again I feel small.", None),
     ("en", "That's all.", None),
+    ("en", "Next all.", None),     # "that's all" as tiny.en often hears it: an answer, not "next"
     ("en", "Yes.", None),
     ("en", "", None),
     # a wake word in a long speech is not enough

@@ -67,3 +67,21 @@ def test_explicit_model_folder(recording, capsys, whisper):
     path, _ = recording
     assert main(["analyze", str(path), "--model", str(whisper.path), "--channel", "Sam=0", "--channel", "Alex=1"]) == 0
     assert "lonely" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("said,command", [("Stop.", "stop"), ("Wait.", "wait"), ("Time out.", "pause"),
+                                          ("Hold on.", "wait"), ("Yes, I am ready.", None)])
+def test_a_command_is_heard_quickly_the_short_way(whisper, said, command):
+    """transcribe_short (the encoder hears 10 s, not 30; greedy) gives a command the same reading as the
+    full pass, several times sooner (timings are in BENCHMARKS.md, not here)."""
+    import numpy as np
+
+    from imago_voice.protocol.intents import load_vocabulary, recognize_command
+    from tests.support.synth import speak
+
+    clip = np.concatenate([np.zeros(3200, np.float32), speak(said, "en+m3"), np.zeros(1600, np.float32)])
+    vocab = load_vocabulary("en")
+    quick = whisper.transcribe_short(clip)
+    assert recognize_command(quick, vocab, over_prompt=True) == command, quick
+    assert recognize_command(whisper.transcribe(clip), vocab, over_prompt=True) == command
+

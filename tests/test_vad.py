@@ -9,8 +9,8 @@ from tests.conftest import needs_espeak
 FS = 0.03
 
 
-def run(flags, settings=None):
-    seg = Segmenter(settings or VadSettings())
+def run(flags, settings=None, lull=None):
+    seg = Segmenter(settings or VadSettings(), lull)
     events = []
     for i, f in enumerate(flags):
         events += seg.push(i * FS, f)
@@ -31,6 +31,24 @@ def test_a_segment_starts_with_preroll_and_ends_after_the_end_silence():
     assert end.end == pytest.approx(110 * FS + 0.2)              # speech end + hangover, not the closing silence
     assert end.at == pytest.approx(110 * FS + 1.0, abs=FS)       # decided after 1.0 s of silence
     assert pause.at == pytest.approx(110 * FS + 0.36, abs=FS)
+
+
+def test_a_lull_asked_for_comes_when_the_hangover_has_passed_and_before_the_pause():
+    flags = [False] * 50 + [True] * 20 + [False] * 60
+    ev = run(flags, lull=0.2)
+    assert kinds(ev) == ["start", "lull", "pause", "end"]
+    lull, pause = ev[1], ev[2]
+    assert lull.end == pytest.approx(70 * FS + 0.2)          # where the words (with their hangover) ended
+    assert lull.at == pytest.approx(70 * FS + 0.2, abs=FS) and lull.at < pause.at
+    assert kinds(run(flags)) == ["start", "pause", "end"]    # not asked for: none
+
+
+def test_speech_after_a_lull_is_a_resume_and_the_next_silence_lulls_again():
+    flags = [True] * 20 + [False] * 8 + [True] * 20 + [False] * 40   # a 0.24 s gap: a lull, no pause
+    ev = run(flags, lull=0.2)
+    assert kinds(ev) == ["start", "lull", "resume", "lull", "pause", "end"]
+    with pytest.raises(ValueError):
+        Segmenter(VadSettings(), lull=0.5)                   # not shorter than the pause
 
 
 def test_a_short_gap_is_a_pause_not_an_end():

@@ -81,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--device", help="input device (live)")
     se.add_argument("--output-device", help="output device for the prompts (live)")
     se.add_argument("--seconds", type=float, help="live: stop after this many seconds")
-    se.add_argument("--barge-in", action="store_true",
-                    help="live: listen while a prompt plays (echo cancellation with the played audio as reference; "
-                         "'stop', 'pause', 'repeat' or 'wait' said over a prompt stops it, at the first pause in "
-                         "the words; other speech wholly over a prompt is dropped as echo). Off by default while "
-                         "it reacts in about 0.9 s, not the 0.5 s aimed for")
+    se.add_argument("--barge-in", action=argparse.BooleanOptionalAction, default=True,
+                    help="live: listen while a prompt plays (on by default: echo cancellation with the played audio "
+                         "as reference; 'stop', 'pause', 'repeat' or 'wait' said over a prompt stops it as soon as "
+                         "the words end; other speech wholly over a prompt is dropped as echo). --no-barge-in: the "
+                         "microphone is deaf while a prompt plays")
     se.add_argument("--learn-voices", action=argparse.BooleanOptionalAction, default=None,
                     help="one shared microphone: learn the voices of the people not enrolled yet, by voice, at "
                          "the start (each says a sentence when asked; stored for next time only after their yes "

@@ -87,7 +87,7 @@ class SoundDevicePlayer:
 
     TAIL = 0.15       # seconds of silence after each clip, so the end of the last word is never cut
     WARM_UP = 0.5     # seconds of silence played on a first, throwaway stream when the player opens
-    LEAD = 0.6        # seconds of silence a new stream starts with (the server may drop its first blocks)
+    LEAD = 1.2        # seconds of silence a new stream starts with (the server may drop its first blocks)
     RAMP = 0.05       # seconds a change of volume takes (no click)
     DUCK_DB = -15.0   # how much quieter a prompt plays while someone talks over it
     STALL = 1.0       # seconds without a callback, while something is to be played: the device has stopped
@@ -125,6 +125,7 @@ class SoundDevicePlayer:
         self._anchor: float | None = None        # when the stream's sample 0 is heard, by sample count
         self._done = 0                           # samples the stream has asked for
         self._lead = 0                           # samples of silence still to come before any clip
+        self._ready_at: float | None = None      # ... and no clip before this (wall clock; from the first callback)
         self._warm_up = warm_up
         if warm_up:
             self._pending += 1                   # wait_idle() waits for the warm-up too
@@ -136,7 +137,8 @@ class SoundDevicePlayer:
                                 np.zeros(int(self.TAIL * SAMPLE_RATE), np.float32)])
         with self._lock:
             now = time.monotonic()
-            start = max(now + self.latency + self._lead / SAMPLE_RATE, self._busy_until)
+            wait = self.LEAD if self._ready_at is None else max(0.0, self._ready_at - now)
+            start = max(now + self.latency + max(self._lead / SAMPLE_RATE, wait), self._busy_until)
             self._busy_until = start + len(audio) / SAMPLE_RATE
             playback = Playback(start, self._busy_until)
             if self._abort.is_set():   # closed: nothing more is played
@@ -205,8 +207,13 @@ class SoundDevicePlayer:
         out[:] = 0.0
         with self._lock:
             self._last_callback = now
-            filled = min(frames, self._lead)
-            self._lead -= filled
+            if self._ready_at is None:
+                # the server may drop what a new stream writes before it starts playing, however many
+                # samples that is (measured: up to 0.4 s past 0.6 s of silence, with a 200 ms latency):
+                # silence for a while of real time, too
+                self._ready_at = now + self.LEAD
+            filled = frames if now < self._ready_at else min(frames, self._lead)
+            self._lead -= min(filled, self._lead)
             sounding = False
             while filled < frames and self._clips:
                 clip = self._clips[0]
@@ -314,7 +321,8 @@ class SoundDevicePlayer:
             stream.close()
             self._open()
             deadline = time.monotonic() + self.LEAD + 2.0
-            while self._lead and time.monotonic() < deadline and not self._abort.wait(0.01):
+            while (self._lead or self._ready_at is None or time.monotonic() < self._ready_at) \
+                    and time.monotonic() < deadline and not self._abort.wait(0.01):
                 pass   # ready once the new stream's leading silence has played
         except Exception as exc:  # noqa: BLE001 - the first prompt will try again, and say what failed
             log.debug("warming up the output device: %s", exc)
@@ -335,6 +343,7 @@ class SoundDevicePlayer:
         with self._lock:
             self._anchor, self._done, self._stream_failed = None, 0, None
             self._lead = int(self.LEAD * SAMPLE_RATE)
+            self._ready_at = None
             self._last_callback = time.monotonic()
         self._stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", device=self.device,
                                        callback=self._callback, finished_callback=finished)

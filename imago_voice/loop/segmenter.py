@@ -5,7 +5,9 @@ onset rule comes first: the start reaches back over the unbroken run of frames j
 voiced one that stood above the noise floor (``energetic``, when the caller knows it), at most
 ``onset_lookback``: the soft start of a quiet sentence ("h", a breathy vowel) that the VAD only confirms
 a syllable later. A short gap is a *pause* (used to start transcribing early), speech after it a
-*resume*, and a long enough silence (the end-of-turn silence) ends it. A segment with too little voiced
+*resume*, and a long enough silence (the end-of-turn silence) ends it. Asked for, a *lull* comes
+earlier than a pause, as soon as the hangover has passed (the words may have ended: a voice command said
+over a prompt is transcribed from there). A segment with too little voiced
 time is *dropped*. Times come from the caller (the audio clock); nothing here reads a clock.
 """
 
@@ -19,7 +21,7 @@ from imago_voice.audio.voice_activity import VadSettings
 
 @dataclass(frozen=True)
 class SegmentEvent:
-    """What a :class:`Segmenter` reports. ``kind`` is 'start', 'pause', 'resume', 'end' or 'drop'.
+    """What a :class:`Segmenter` reports. ``kind`` is 'start', 'lull', 'pause', 'resume', 'end' or 'drop'.
 
     ``at`` is when it was decided (audio clock); ``start``/``end`` bound the speech (``end`` is the end of
     the last speech frame plus a short hangover, without the silence that closed the segment).
@@ -32,10 +34,16 @@ class SegmentEvent:
 
 
 class Segmenter:
-    """Per-frame speech flags of one stream in, segment events out. Times come from the caller."""
+    """Per-frame speech flags of one stream in, segment events out. Times come from the caller.
 
-    def __init__(self, settings: VadSettings) -> None:
+    ``lull``: also report a 'lull' after this much silence (shorter than the pause; None: never)."""
+
+    def __init__(self, settings: VadSettings, lull: float | None = None) -> None:
         self.settings = settings
+        if lull is not None and not 0 < lull < settings.pause:
+            raise ValueError(f"a lull ({lull} s) must be shorter than a pause ({settings.pause} s)")
+        self.lull = lull
+        self.lulled = False
         fs = settings.frame_seconds
         self._window: deque[tuple[float, bool]] = deque(maxlen=max(1, round(settings.start_window / fs)))
         # (start, above the floor) of the last frames, for the onset rule
@@ -67,7 +75,7 @@ class Segmenter:
             if ratio >= self.settings.start_ratio:
                 first = self._onset(next(ts for ts, v in self._window if v))
                 self.start = max(first - self.settings.preroll, self._last_end, 0.0)
-                self.active, self.paused = True, False
+                self.active, self.paused, self.lulled = True, False, False
                 self.last_speech = t_end
                 self.voiced_time = self._voiced_in_window * fs
                 events.append(SegmentEvent("start", t_end, self.start, t_end))
@@ -75,11 +83,14 @@ class Segmenter:
         if voiced and ratio >= self.settings.keep_ratio:
             self.last_speech = t_end
             self.voiced_time += fs
-            if self.paused:
-                self.paused = False
+            if self.paused or self.lulled:
+                self.paused = self.lulled = False
                 events.append(SegmentEvent("resume", t_end, self.start, t_end))
             return events
         silence = t_end - self.last_speech
+        if self.lull is not None and not self.lulled and not self.paused and silence >= self.lull - 1e-9:
+            self.lulled = True
+            events.append(SegmentEvent("lull", t_end, self.start, self._speech_end(t_end)))
         if not self.paused and silence >= self.settings.pause - 1e-9:
             self.paused = True
             events.append(SegmentEvent("pause", t_end, self.start, self._speech_end(t_end)))
@@ -102,7 +113,7 @@ class Segmenter:
 
     def _close(self, at: float) -> SegmentEvent:
         kind = "end" if self.voiced_time >= self.settings.min_speech - 1e-9 else "drop"
-        self.active = self.paused = False
+        self.active = self.paused = self.lulled = False
         self._last_end = self._speech_end(at)
         return SegmentEvent(kind, at, self.start, self._last_end)
 

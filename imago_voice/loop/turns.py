@@ -43,6 +43,7 @@ class OpenTurn:
     chunks: list[Chunk] = field(default_factory=list)
     speculative: Chunk | None = None
     early: bool = False          # its first words were reported early (VoiceLoop.listen_early): once only
+    glance: Chunk | None = None  # the words so far, transcribed quickly at a lull (listening early)
 
     def __post_init__(self) -> None:
         self.pending_from = self.start

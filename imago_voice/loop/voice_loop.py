@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EarlyWords:
-    """What the first words of a turn still open were heard as, at its first pause (``start`` to ``end``,
-    audio clock), while the loop was asked to listen early (``VoiceLoop.listen_early``: a prompt is playing).
-    The turn itself follows as usual when it ends; this lets a voice command said over a prompt act before
-    the end-of-turn silence has passed. The transcript is the one the loop starts at every pause anyway."""
+    """What the first words of a turn still open were heard as (``start`` to ``end``, audio clock), while
+    the loop was asked to listen early (``VoiceLoop.listen_early``: a prompt is playing). The turn itself
+    follows as usual when it ends; this lets a voice command said over a prompt act before the end-of-turn
+    silence has passed. Reported at each lull (as soon as the words may have ended: a quick, rough
+    transcript, the transcriber's ``transcribe_short``) and again at the first pause (the transcript the
+    loop starts at every pause anyway), so the same words may come twice."""
 
     speaker: str | None
     start: float
@@ -86,6 +88,8 @@ class LoopSettings:
     voice_margin: float = 0.05  # channels + voiceprints: another voice must match this much better to drop
     wait_for_text: bool = False  # replay: deliver each turn at the audio time its end was decided (deterministic)
     early_max: float = 2.5      # listening early: only speech this short at its first pause (a command) is reported
+    early_lull: float | None = 0.2  # listening early: the words so far are transcribed quickly after this
+    #                                 much silence (the hangover: where the words may have ended), before the pause
 
 
 @dataclass(frozen=True)
@@ -115,10 +119,11 @@ class _PendingTurn:
 class _Stream:
     """One person's (or the room's) speech: its segmenter, the channel its audio comes from, its open turn."""
 
-    def __init__(self, speaker: str | None, channel: int | None, vad: VadSettings) -> None:
+    def __init__(self, speaker: str | None, channel: int | None, vad: VadSettings,
+                 lull: float | None = None) -> None:
         self.speaker = speaker
         self.channel = channel
-        self.segmenter = Segmenter(vad)
+        self.segmenter = Segmenter(vad, lull)
         self.open: OpenTurn | None = None
 
 
@@ -146,11 +151,12 @@ class VoiceLoop:
         if channels is not None:
             self.attributor: ChannelAttributor | None = ChannelAttributor(channels, self.settings.vad,
                                                                           self.settings.attributor)
-            self.streams = [_Stream(n, i, self.settings.vad) for n, i in zip(channels.names, channels.indices)]
+            self.streams = [_Stream(n, i, self.settings.vad, self.settings.early_lull)
+                            for n, i in zip(channels.names, channels.indices)]
             self._detector = None
         else:
             self.attributor = None
-            self.streams = [_Stream(None, None, self.settings.vad)]
+            self.streams = [_Stream(None, None, self.settings.vad, self.settings.early_lull)]
             self._detector = VoiceDetector(self.settings.vad)
         self.history = AudioHistory()
         #: seconds of audio kept behind the present beyond what open turns need (a session learning voices
@@ -267,17 +273,23 @@ class VoiceLoop:
         else:
             self.resolver.identifier.add(voiceprint)
 
-    def _transcribe(self, audio: np.ndarray) -> Future | None:
+    def _transcribe(self, audio: np.ndarray, short: bool = False) -> Future | None:
         if self.worker is None:
             return None
         # a little silence first: Whisper tends to drop the first word of audio that starts mid-voice
         lead = np.zeros(int(self.settings.lead_silence * SAMPLE_RATE), np.float32)
-        return self.worker.submit(np.concatenate([lead, audio]))
+        return self.worker.submit(np.concatenate([lead, audio]), short=short)
 
-    def _submit(self, stream: _Stream, t0: float, t1: float) -> Future | None:
+    def _submit(self, stream: _Stream, t0: float, t1: float, short: bool = False) -> Future | None:
         if self.worker is None:
             return None
-        return self._transcribe(self.history.cut(t0, t1 + self.settings.tail, stream.channel))
+        return self._transcribe(self.history.cut(t0, t1 + self.settings.tail, stream.channel), short)
+
+    def _listening_early(self, op: OpenTurn, end: float) -> bool:
+        """Whether the words of ``op`` up to ``end`` are to be reported early: short so far (a command,
+        not a turn's first chunk) and paused while the session listens early."""
+        return self.worker is not None and self.listen_early is not None and not op.chunks \
+            and not op.early and end - op.start <= self.settings.early_max and self.listen_early(end)
 
     def _segment_event(self, stream: _Stream, ev: SegmentEvent) -> SpeechStarted | None:
         if ev.kind == "start":
@@ -286,16 +298,23 @@ class VoiceLoop:
         op = stream.open
         if op is None:
             return None
-        if ev.kind == "pause":
+        if ev.kind == "lull":
+            # the words may have ended: a quick, rough transcript of them, in case they are a command (the
+            # pause's fuller transcript follows; the session acts on whichever says a command first)
+            if self._listening_early(op, ev.end):
+                op.glance = Chunk(op.start, ev.end, self._submit(stream, op.start, ev.end, short=True))
+                self._early.append((stream, op, op.glance))
+        elif ev.kind == "pause":
             op.paused(ev.end, self.settings.commit_chunk)
             spec = op.speculative
-            if spec is not None and spec.future is not None and not op.chunks and not op.early \
-                    and self.listen_early is not None and ev.end - op.start <= self.settings.early_max \
-                    and self.listen_early(ev.end):
+            if spec is not None and spec.future is not None and self._listening_early(op, ev.end):
                 op.early = True     # the first pause only: what follows belongs to the turn
                 self._early.append((stream, op, spec))
         elif ev.kind == "resume":
             op.resumed()
+            if op.glance is not None:   # not yet started: not needed any more
+                op.glance.cancel()
+                op.glance = None
         elif ev.kind == "end":
             if self.attributor is not None:
                 kept = self.attributor.refine(self.streams.index(stream), ev.start, ev.end, self.settings.vad.preroll)

@@ -179,6 +179,10 @@ def recognize_command(text: str, vocabulary: Vocabulary, over_prompt: bool = Fal
             found.extend((-(end - start), start, end, command) for start, end in _find(tokens, phrase))
     if not found:
         return None
+    whole = tuple(tokens)
+    if not any(whole == phrase for phrases in table.values() for phrase in phrases) and \
+            any(whole == phrase for phrases in vocabulary.answers.values() for phrase in phrases):
+        return None   # an answer word for word, as a small model hears it ("that's all" as "next all")
     found.sort()
     addressed = any(t in vocabulary.wake_words for t in tokens)
     if addressed and len(tokens) <= vocabulary.max_addressed_words:
