@@ -4,6 +4,7 @@ opening stops (long before its end), the engine takes its time-out, and no lefto
 own echo becomes a turn."""
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -14,6 +15,10 @@ import pytest
 from tests.conftest import needs_espeak
 
 pytestmark = [needs_espeak, pytest.mark.live, pytest.mark.model]
+
+
+_TURN = re.compile(r"^\s*\d+\.\d\d  (\(unknown\)|Sam|Alex): ")
+said_again: list[bool] = []     # (one test uses it)
 
 
 def _session(pulse, tmp_path, said: str, after: float):
@@ -45,6 +50,13 @@ def _session(pulse, tmp_path, said: str, after: float):
         assert first.wait(120), "the session never started"
         time.sleep(after)       # into the opening (the first line is printed as it starts to play)
         subprocess.run(["paplay", str(tmp_path / "said.wav")], env=env, check=True)
+        # not heard (tiny.en hears an espeak "Pause." over what is left of the echo as "Paws", or merged
+        # with that leftover as "Pull those salmon out", about one time in ten: BENCHMARKS.md, barge-in
+        # live): said again, as a person would. A turn line is how the session shows it acted
+        time.sleep(2.5)
+        if not any(_TURN.match(line) for line in lines):
+            subprocess.run(["paplay", str(tmp_path / "said.wav")], env=env, check=True)
+            said_again.append(True)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
@@ -59,9 +71,9 @@ def test_pause_said_over_the_opening_stops_it_and_the_engine_pauses(pulse, tmp_p
     barge = doc.get("barge_ins") or []
     assert [b["command"] for b in barge] == ["pause"], shown
     opening = doc["prompts"][0]
-    # the opening (14 s) was cut where it stopped, soon after the words: at their first pause, not after
-    # the end of the turn and not at the end of the prompt
-    assert opening["end"] < opening["at"] + 9.0, (opening, barge)
+    # the opening (14-19 s) was cut where it stopped, soon after the words (said 4 s in, or again 3 s
+    # later): not after the end of the turn and not at the end of the prompt
+    assert opening["end"] < opening["at"] + (12.0 if said_again else 9.0), (opening, barge)
     assert barge[0]["stopped_at"] - barge[0]["said_until"] < 2.0, barge
     # the engine heard it: the time-out is said after it
     assert any("time out" in p["text"] for p in doc["prompts"][1:]), [p["text"] for p in doc["prompts"]]
